@@ -6,39 +6,66 @@ Every default works on one machine with no set-up (SQLite under ./var, embedded 
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     YamlConfigSettingsSource,
 )
 
+from switchboard.errors import UserFacingError, env_name, one_line
 
-class ConfigError(Exception):
+ENV_PREFIX = "SWITCHBOARD_"
+CONFIG_FILE_ENV = "SWITCHBOARD_CONFIG"
+MASK = "********"
+
+
+class ConfigError(UserFacingError):
     """A configuration problem, worded for the person who has to fix it."""
 
 
-class GeneralSettings(BaseModel):
+class _Section(BaseModel):
+    """A settings section: unknown keys are errors, so a typo never silently falls back to a default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # repr()/str() of settings end up in logs and tracebacks: never with a URL's password.
+        for name, value in super().__repr_args__():
+            if name and name.endswith("url") and isinstance(value, str):
+                value = mask_url_password(value)
+            yield name, value
+
+
+class GeneralSettings(_Section):
     var_dir: Path = Field(Path("var"), description="Directory for the embedded database, Redis and spools")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
     log_format: Literal["text", "json"] = Field("text", description="Log line format (key=value or JSON)")
 
 
-class DatabaseSettings(BaseModel):
-    url: str = Field("", description="SQLAlchemy async URL; empty means SQLite at <var_dir>/switchboard.db")
+class DatabaseSettings(_Section):
+    url: str = Field(
+        "", description="postgresql://user:pw@host/db or sqlite:///file; empty: <var_dir>/switchboard.db"
+    )
     echo: bool = Field(False, description="Log every SQL statement (debugging only)")
 
 
-class RedisSettings(BaseModel):
+class RedisSettings(_Section):
     url: str = Field("", description="redis:// URL; empty starts an embedded Redis server under <var_dir>")
+    connect_timeout: float = Field(5.0, gt=0, description="Seconds to wait when connecting to Redis")
 
 
-class AmiSettings(BaseModel):
+class AmiSettings(_Section):
     host: str = Field("127.0.0.1", description="Asterisk Manager Interface host")
     port: int = Field(5038, ge=1, le=65535, description="AMI TCP port")
     username: str = Field("switchboard", description="AMI user (manager.conf section)")
@@ -50,37 +77,41 @@ class AmiSettings(BaseModel):
     event_queue_size: int = Field(10_000, ge=10, description="Bounded queue size per event subscriber")
 
 
-class AgiSettings(BaseModel):
-    host: str = Field("127.0.0.1", description="FastAGI listen address (keep it on loopback or a private net)")
+class AgiSettings(_Section):
+    host: str = Field("127.0.0.1", description="FastAGI listen address (loopback or a private net only)")
     port: int = Field(4573, ge=0, le=65535, description="FastAGI listen port")
     max_header_bytes: int = Field(65_536, ge=1024, description="Largest AGI environment accepted per call")
     header_timeout: float = Field(5.0, gt=0, description="Seconds a client may take to send its environment")
     command_timeout: float = Field(3600.0, gt=0, description="Seconds to wait for any AGI reply")
 
 
-class HttpSettings(BaseModel):
+class HttpSettings(_Section):
     host: str = Field("127.0.0.1", description="HTTP listen address")
     port: int = Field(8000, ge=0, le=65535, description="HTTP listen port")
 
 
-class IvrSettings(BaseModel):
+class IvrSettings(_Section):
     flows_dir: Path = Field(Path("flows"), description="Directory of YAML call flows")
     default_flow: str = Field("main", description="Flow run when the AGI route names none")
     default_queue: str = Field("support", description="Queue a call goes to when a flow fails")
     sounds_dir: Path = Field(Path("var/sounds"), description="Where rendered prompts are written")
     spool_dir: Path = Field(Path("var/spool"), description="Caller recordings as this controller sees them")
-    asterisk_spool_dir: str = Field("/var/spool/asterisk/tmp", description="The same directory as Asterisk sees it")
-    repeat_window_hours: float = Field(24.0, ge=0, description="A caller back within this after 'resolved' skips the script")
+    asterisk_spool_dir: str = Field(
+        "/var/spool/asterisk/tmp", description="The same directory as Asterisk sees it"
+    )
+    repeat_window_hours: float = Field(
+        24.0, ge=0, description="A caller back within this after 'resolved' skips the script"
+    )
 
 
-class SpeechSettings(BaseModel):
+class SpeechSettings(_Section):
     engine: Literal["pocketsphinx", "vosk", "none"] = Field("pocketsphinx", description="Speech engine")
     vosk_model_dir: Path | None = Field(None, description="Directory of a Vosk model (a site's language)")
     workers: int = Field(2, ge=1, description="Concurrent recognitions (bounded worker pool)")
     deadline: float = Field(0.8, gt=0, description="Seconds a recognition may take before keypad fallback")
 
 
-class AcdSettings(BaseModel):
+class AcdSettings(_Section):
     key_prefix: str = Field("sb", description="Prefix of every Redis key (several sites on one Redis)")
     hold_context: str = Field("sb-hold", description="Dialplan context where callers wait")
     connect_context: str = Field("sb-connect", description="Dialplan context that dials an agent")
@@ -90,7 +121,7 @@ class Settings(BaseSettings):
     """The whole configuration tree."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SWITCHBOARD_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="_",
         env_nested_max_split=1,
         extra="forbid",
@@ -128,49 +159,160 @@ class Settings(BaseSettings):
 
 def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
     """Build settings from the environment and an optional YAML file; raise ConfigError in plain words."""
-    path = config_file or os.environ.get("SWITCHBOARD_CONFIG") or None
+    _reject_unknown_environment(os.environ)
+    path = config_file or os.environ.get(CONFIG_FILE_ENV) or None
     cls: type[Settings] = Settings
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        cls = type("FileSettings", (Settings,), {"model_config": {**Settings.model_config, "yaml_file": path}})
+        _check_config_file(path)
+        config = {**Settings.model_config, "yaml_file": path}
+        cls = type("FileSettings", (Settings,), {"model_config": config})
     try:
         return cls(**overrides)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"bad config value {where}: {first['msg']}") from None
-    except (OSError, ValueError) as exc:  # YAML syntax errors surface as ValueError subclasses
-        raise ConfigError(f"cannot read config: {exc}") from None
+        raise ConfigError(_explain(exc)) from None
+    except (SettingsError, OSError, ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config: {one_line(str(exc))}") from None
+
+
+def _check_config_file(path: Path) -> None:
+    """The file exists, parses as YAML and is a mapping of known sections."""
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise ConfigError(f"config file {path}{at} is not valid YAML: {problem}") from None
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must be a mapping of sections (general:, ami:, ...)")
+    for section, values in data.items():
+        if section not in Settings.model_fields:
+            hint = _suggest(str(section), list(Settings.model_fields))
+            raise ConfigError(f"config file {path}: unknown section {section!r}{hint}")
+        if values is not None and not isinstance(values, dict):
+            raise ConfigError(f"config file {path}: section {section!r} must be a mapping of name: value")
+
+
+def _known_env_names() -> set[str]:
+    names = {CONFIG_FILE_ENV}
+    for section, field in Settings.model_fields.items():
+        names.add(env_name(section))
+        section_cls = field.annotation
+        assert isinstance(section_cls, type) and issubclass(section_cls, BaseModel)
+        names.update(env_name(f"{section}.{name}") for name in section_cls.model_fields)
+    return names
+
+
+def _reject_unknown_environment(environ: Any) -> None:
+    """A misspelt SWITCHBOARD_* variable is an error rather than a setting silently left at its default."""
+    known = _known_env_names()
+    for key in environ:
+        name = key.upper()
+        if name.startswith(ENV_PREFIX) and name not in known:
+            raise ConfigError(f"unknown setting {key} in the environment{_suggest(name, sorted(known))}")
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def _is_secret(section: str, name: str) -> bool:
+    section_cls = Settings.model_fields[section].annotation if section in Settings.model_fields else None
+    if not isinstance(section_cls, type) or name not in getattr(section_cls, "model_fields", {}):
+        return False
+    return section_cls.model_fields[name].annotation is SecretStr
+
+
+def _explain(exc: ValidationError) -> str:
+    """The first validation problem in one line: the setting, its variable, the value unless secret."""
+    errors = exc.errors()
+    first = errors[0]
+    loc = [str(p) for p in first["loc"]]
+    where = ".".join(loc)
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    if first["type"] == "extra_forbidden":
+        return f"unknown setting {where}{more}; `switchboard config show` lists them all"
+    secret = len(loc) >= 2 and _is_secret(loc[0], loc[1])
+    got = ""
+    if not secret and len(loc) >= 2 and "input" in first:
+        got = f" (got {one_line(repr(first['input']))[:60]})"
+    return f"bad config value {where} ({env_name(where)}): {first['msg']}{got}{more}"
 
 
 def masked_dump(settings: Settings) -> dict[str, dict[str, str]]:
     """Every setting as text, secrets and URL passwords masked: safe to print or log."""
     out: dict[str, dict[str, str]] = {}
+    for row in describe_settings(settings):
+        out.setdefault(row.section, {})[row.name] = row.value
+    return out
+
+
+@dataclass(frozen=True)
+class SettingRow:
+    """One setting as `switchboard config show` prints it."""
+
+    section: str
+    name: str
+    env: str
+    value: str  # masked when secret
+    description: str
+    secret: bool
+
+
+def describe_settings(settings: Settings) -> list[SettingRow]:
+    """Every setting with its variable name, masked value and one-line description."""
+    rows: list[SettingRow] = []
     for section_name in type(settings).model_fields:
         section = getattr(settings, section_name)
-        values: dict[str, str] = {}
-        for name in type(section).model_fields:
+        for name, field in type(section).model_fields.items():
             value = getattr(section, name)
-            if isinstance(value, SecretStr):
-                text = "********" if value.get_secret_value() else ""
-            elif name == "url" and isinstance(value, str):
+            secret = isinstance(value, SecretStr)
+            if secret:
+                text = MASK if value.get_secret_value() else ""
+            elif name.endswith("url") and isinstance(value, str):
                 text = mask_url_password(value)
             else:
                 text = "" if value is None else str(value)
-            values[name] = text
-        out[section_name] = values
+            rows.append(
+                SettingRow(
+                    section=section_name,
+                    name=name,
+                    env=env_name(f"{section_name}.{name}"),
+                    value=text,
+                    description=field.description or "",
+                    secret=secret,
+                )
+            )
+    return rows
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """The plain text of every non-empty secret, for log masking (never print these)."""
+    out: list[str] = []
+    for section_name in type(settings).model_fields:
+        section = getattr(settings, section_name)
+        for name in type(section).model_fields:
+            value = getattr(section, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                out.append(value.get_secret_value())
     return out
 
 
 def mask_url_password(url: str) -> str:
-    """``scheme://user:pw@host`` -> ``scheme://user:***@host``."""
+    """``scheme://user:pw@host`` -> ``scheme://user:********@host``."""
     scheme, sep, rest = url.partition("://")
     if not sep or "@" not in rest:
         return url
     creds, at, host = rest.rpartition("@")
     if ":" in creds:
         user = creds.split(":", 1)[0]
-        creds = f"{user}:***"
+        creds = f"{user}:{MASK}"
     return f"{scheme}://{creds}{at}{host}"

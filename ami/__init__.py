@@ -1,0 +1,1 @@
+"""Asterisk Manager Interface: client, wire format and typed events."""

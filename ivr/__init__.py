@@ -1,0 +1,1 @@
+"""Interactive voice response: FastAGI protocol, call flows, speech and prompts."""

@@ -1,0 +1,79 @@
+"""Caller numbers: normalisation to E.164 and the caller's region from a country/area-code map.
+
+The map's keys are either ISO country codes (``GB``, ``US``) or E.164 prefixes (``+1212``, ``+3375``); the
+longest matching prefix wins over the country, and ``default`` applies when nothing matches. Caller ID is
+caller-controlled text: it is length-capped and reduced to digits and a leading ``+`` before parsing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import phonenumbers
+
+MAX_NUMBER_CHARS = 32
+_ANONYMOUS = {"", "anonymous", "unknown", "restricted", "private", "unavailable", "withheld"}
+_KEEP = re.compile(r"[^0-9+]")
+
+
+def normalise_number(raw: str, default_country: str = "US") -> str | None:
+    """``"(212) 555-0100"`` -> ``"+12125550100"``; None for anonymous, junk or impossible numbers."""
+    text = raw.strip()[:MAX_NUMBER_CHARS]
+    if text.strip("<>").lower() in _ANONYMOUS:
+        return None
+    digits = _KEEP.sub("", text)
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    if "+" in digits[1:] or len(digits.lstrip("+")) < 3:
+        return None
+    try:
+        parsed = phonenumbers.parse(digits, default_country.upper())
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def country_of(e164: str) -> str | None:
+    """ISO country code of an E.164 number (``+442071234567`` -> ``GB``)."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+    code = phonenumbers.region_code_for_number(parsed)
+    if code in (None, "ZZ"):
+        # unassigned ranges (+1 555 ...) still belong to the main country of their calling code
+        code = phonenumbers.region_code_for_country_code(parsed.country_code)
+    return None if code in (None, "ZZ", "001") else code
+
+
+@dataclass(frozen=True)
+class RegionMap:
+    """Region lookup from a config map of country codes and E.164 prefixes to region names."""
+
+    mapping: Mapping[str, str]
+    default_country: str = "US"
+
+    def __post_init__(self) -> None:
+        for key in self.mapping:
+            if key != "default" and not (re.fullmatch(r"\+\d{1,15}", key) or re.fullmatch(r"[A-Za-z]{2}", key)):
+                raise ValueError(f"region map key '{key}' is neither a country code (GB) nor a prefix (+4420)")
+
+    def region_for(self, caller_number: str) -> str | None:
+        """The region for a caller number as received, or the map's default (None when there is none)."""
+        e164 = normalise_number(caller_number, self.default_country)
+        if e164 is None:
+            return self.mapping.get("default")
+        prefixes = sorted((k for k in self.mapping if k.startswith("+")), key=len, reverse=True)
+        for prefix in prefixes:
+            if e164.startswith(prefix):
+                return self.mapping[prefix]
+        country = country_of(e164)
+        if country is not None:
+            for key, region in self.mapping.items():
+                if key.upper() == country:
+                    return region
+        return self.mapping.get("default")

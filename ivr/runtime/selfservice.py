@@ -1,0 +1,97 @@
+"""Self-service that learns: deflection counting per script and the repeat-caller policy.
+
+A script *run* starts when a caller enters it and is *resolved* when the caller says the fix worked.
+Deflection rate = resolved / started. A caller who comes back within the window after a resolution skips
+that script (the fix did not hold) and gets a priority bump. The store is SQL in production
+(``ivr.store.SqlIvrStore``); ``MemorySelfServiceStore`` serves the demo and single-process use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Deflection:
+    """Counts for one script."""
+
+    script: str
+    started: int
+    resolved: int
+
+    @property
+    def rate(self) -> float:
+        return self.resolved / self.started if self.started else 0.0
+
+
+class SelfServiceStore(Protocol):
+    """Persistence of script runs."""
+
+    async def script_started(self, script: str, call_id: str, caller: str | None, at: datetime) -> None: ...
+
+    async def script_resolved(self, script: str, call_id: str, at: datetime) -> None: ...
+
+    async def last_resolved(self, script: str, caller: str) -> datetime | None: ...
+
+    async def deflection(self, script: str) -> Deflection: ...
+
+
+class MemorySelfServiceStore:
+    """Script runs kept in memory (one process, lost on restart)."""
+
+    def __init__(self) -> None:
+        self._runs: dict[tuple[str, str], tuple[str | None, datetime, datetime | None]] = {}
+
+    async def script_started(self, script: str, call_id: str, caller: str | None, at: datetime) -> None:
+        self._runs[(script, call_id)] = (caller, at, None)
+
+    async def script_resolved(self, script: str, call_id: str, at: datetime) -> None:
+        run = self._runs.get((script, call_id))
+        if run is not None:
+            self._runs[(script, call_id)] = (run[0], run[1], at)
+
+    async def last_resolved(self, script: str, caller: str) -> datetime | None:
+        times = [res for (s, _), (c, _, res) in self._runs.items() if s == script and c == caller and res]
+        return max(times, default=None)
+
+    async def deflection(self, script: str) -> Deflection:
+        runs = [r for (s, _), r in self._runs.items() if s == script]
+        return Deflection(script, len(runs), sum(1 for r in runs if r[2] is not None))
+
+
+class SelfService:
+    """The policy around a store: failures of the store never reach the caller (logged, then ignored)."""
+
+    def __init__(self, store: SelfServiceStore, *, repeat_window: timedelta, timeout: float = 1.0) -> None:
+        self.store = store
+        self.repeat_window = repeat_window
+        self.timeout = timeout
+
+    async def is_repeat(self, script: str, caller: str | None, now: datetime, call_id: str) -> bool:
+        """True when this caller had this script resolved within the window (the fix did not hold)."""
+        if caller is None or self.repeat_window <= timedelta(0):
+            return False
+        try:
+            last = await asyncio.wait_for(self.store.last_resolved(script, caller), self.timeout)
+        except Exception as exc:
+            log.warning("self-service lookup failed call_id=%s script=%s error=%s", call_id, script, exc)
+            return False
+        return last is not None and now - last <= self.repeat_window
+
+    async def started(self, script: str, call_id: str, caller: str | None, now: datetime) -> None:
+        try:
+            await asyncio.wait_for(self.store.script_started(script, call_id, caller, now), self.timeout)
+        except Exception as exc:
+            log.warning("self-service count failed call_id=%s script=%s error=%s", call_id, script, exc)
+
+    async def resolved(self, script: str, call_id: str, now: datetime) -> None:
+        try:
+            await asyncio.wait_for(self.store.script_resolved(script, call_id, now), self.timeout)
+        except Exception as exc:
+            log.warning("self-service count failed call_id=%s script=%s error=%s", call_id, script, exc)

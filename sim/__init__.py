@@ -1,0 +1,1 @@
+"""The Asterisk emulator: synthetic channels, callers and agents for tests, demos and load runs."""

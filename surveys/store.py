@@ -1,0 +1,415 @@
+"""Survey persistence (SQLAlchemy, SQLite or PostgreSQL): every state change is one conditional update.
+
+Conditional updates ("set SENT where id = X and state = SENDING") make the outbox safe with several
+controllers on one database and with delivery reports racing the sender: whoever changes a row
+first wins, and the loser sees ``False`` instead of overwriting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from surveys.model import SurveyState
+from surveys.tables import ContactRow, OptOutRow, PrefixCountRow, ReplyRow, SurveyRow, UnmatchedReplyRow
+
+
+@dataclass(frozen=True)
+class SurveyRecord:
+    """A survey row as plain data."""
+
+    id: str
+    call_id: str
+    state: SurveyState
+    reason: str | None
+    number: str | None
+    region: str | None
+    language: str
+    body: str | None
+    agent_id: str | None
+    queue: str | None
+    skill: str | None
+    ivr_outcome: str | None
+    call_ended_at: datetime
+    created_at: datetime
+    due_at: datetime | None
+    expires_at: datetime | None
+    attempts: int
+    attempted_at: datetime | None
+    last_error: str | None
+    gateway: str | None
+    gateway_message_id: str | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    finished_at: datetime | None
+    rating: int | None
+    rated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ReplyRecord:
+    """A stored inbound SMS (matched: ``survey_id`` set; unmatched: ``reason`` set)."""
+
+    id: str
+    received_at: datetime
+    sender: str
+    number: str | None
+    text: str
+    kind: str
+    rating: int | None
+    comment: str | None = None
+    survey_id: str | None = None
+    reason: str | None = None
+    gateway: str = ""
+
+
+_RECORD_FIELDS = [f.name for f in dataclasses.fields(SurveyRecord)]
+
+
+def _record(row: SurveyRow) -> SurveyRecord:
+    values = {name: getattr(row, name) for name in _RECORD_FIELDS}
+    values["state"] = SurveyState(row.state)
+    values["attempts"] = row.attempts or 0
+    return SurveyRecord(**values)
+
+
+class SurveyStore:
+    """All SQL the survey domain runs."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    # -- scheduling -------------------------------------------------------------------------------
+
+    async def get_by_call(self, call_id: str) -> SurveyRecord | None:
+        """The survey of a call, if one was decided."""
+        async with self._sessions() as session:
+            row = await session.scalar(select(SurveyRow).where(SurveyRow.call_id == call_id))
+            return _record(row) if row else None
+
+    async def get(self, survey_id: str) -> SurveyRecord | None:
+        """A survey by id."""
+        async with self._sessions() as session:
+            row = await session.get(SurveyRow, survey_id)
+            return _record(row) if row else None
+
+    async def create(self, values: dict[str, Any], *, reserve_cutoff: datetime | None) -> tuple[SurveyRecord, bool]:
+        """Insert a survey; ``(record, created)``. A second insert for the same call returns the first.
+
+        With ``reserve_cutoff`` a pending survey also takes its number's slot, unless another survey
+        took it after the cutoff: then it is stored as skipped (recently surveyed), in one transaction.
+        """
+        try:
+            async with self._sessions() as session, session.begin():
+                row = SurveyRow(**values)
+                session.add(row)
+                await session.flush()
+                if reserve_cutoff is not None and row.state == SurveyState.PENDING and row.number:
+                    if not await self._reserve(session, row.number, row.id, row.created_at, reserve_cutoff):
+                        row.state = SurveyState.SKIPPED
+                        row.reason = "recently-surveyed"
+                        row.due_at = None
+                        row.finished_at = row.created_at
+                record = _record(row)
+            return record, True
+        except IntegrityError:
+            existing = await self.get_by_call(values["call_id"])
+            if existing is None:
+                raise
+            return existing, False
+
+    async def _reserve(self, session: AsyncSession, number: str, survey_id: str, now: datetime,
+                       cutoff: datetime) -> bool:
+        insert = _insert_for(session)(ContactRow).values(number=number, survey_id=survey_id, reserved_at=now)
+        result = await session.execute(insert.on_conflict_do_nothing(index_elements=["number"]))
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            return True
+        taken = await session.execute(
+            update(ContactRow)
+            .where(ContactRow.number == number, ContactRow.reserved_at < cutoff)
+            .values(survey_id=survey_id, reserved_at=now)
+        )
+        return taken.rowcount == 1  # type: ignore[attr-defined]
+
+    async def release_contact(self, number: str | None, survey_id: str) -> None:
+        """Give a number's slot back (its survey never reached the phone)."""
+        if not number:
+            return
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                delete(ContactRow).where(ContactRow.number == number, ContactRow.survey_id == survey_id)
+            )
+
+    # -- opt-outs ---------------------------------------------------------------------------------
+
+    async def is_opted_out(self, number: str) -> bool:
+        """True while the number's last word was STOP."""
+        async with self._sessions() as session:
+            return bool(await session.scalar(select(OptOutRow.opted_out).where(OptOutRow.number == number)))
+
+    async def opted_out_among(self, numbers: Iterable[str]) -> set[str]:
+        """Which of these numbers are opted out."""
+        wanted = list(set(numbers))
+        if not wanted:
+            return set()
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(OptOutRow.number).where(OptOutRow.number.in_(wanted), OptOutRow.opted_out.is_(True))
+            )
+            return set(rows)
+
+    async def set_opt_out(self, number: str, opted_out: bool, keyword: str, now: datetime) -> int:
+        """Record STOP or START; on STOP also cancel the number's unsent surveys (how many returned)."""
+        async with self._sessions() as session, session.begin():
+            insert = _insert_for(session)(OptOutRow).values(
+                number=number, opted_out=opted_out, keyword=keyword[:32], changed_at=now
+            )
+            await session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["number"],
+                    set_={"opted_out": opted_out, "keyword": keyword[:32], "changed_at": now},
+                )
+            )
+            if not opted_out:
+                return 0
+            result = await session.execute(
+                update(SurveyRow)
+                .where(SurveyRow.number == number, SurveyRow.state == SurveyState.PENDING)
+                .values(state=SurveyState.CANCELLED, reason="opted-out", finished_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    async def claim_due(self, now: datetime, limit: int, owner: str, lease_until: datetime) -> list[SurveyRecord]:
+        """Atomically move up to ``limit`` due pending surveys to sending, leased to ``owner``."""
+        due = (
+            select(SurveyRow.id)
+            .where(SurveyRow.state == SurveyState.PENDING, SurveyRow.due_at <= now)
+            .order_by(SurveyRow.due_at)
+            .limit(limit)
+        )
+        stmt = (
+            update(SurveyRow)
+            .where(SurveyRow.id.in_(due), SurveyRow.state == SurveyState.PENDING)
+            .values(
+                state=SurveyState.SENDING,
+                lease_owner=owner,
+                lease_until=lease_until,
+                attempts=SurveyRow.attempts + 1,
+                attempted_at=now,
+            )
+            .returning(SurveyRow)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._sessions() as session, session.begin():
+            rows = (await session.scalars(stmt)).all()
+            return sorted((_record(r) for r in rows), key=lambda r: (r.due_at or now, r.id))
+
+    async def transition(self, survey_id: str, from_states: Sequence[SurveyState], to_state: SurveyState,
+                         **values: Any) -> bool:
+        """Change a survey's state only if it is in one of ``from_states``; True if this call changed it."""
+        return await self._update(
+            [SurveyRow.id == survey_id, SurveyRow.state.in_([s.value for s in from_states])],
+            {"state": to_state, **values},
+        )
+
+    async def _update(self, where: list[ColumnElement[bool]], values: dict[str, Any]) -> bool:
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(SurveyRow).where(*where).values(**values).execution_options(synchronize_session=False)
+            )
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def take_prefix_slot(self, prefix: str, hour: datetime, cap: int) -> bool:
+        """Count one more send for ``prefix`` this hour, unless ``cap`` is reached (then False)."""
+        async with self._sessions() as session, session.begin():
+            insert = _insert_for(session)(PrefixCountRow).values(prefix=prefix, hour=hour, count=0)
+            await session.execute(insert.on_conflict_do_nothing(index_elements=["prefix", "hour"]))
+            result = await session.execute(
+                update(PrefixCountRow)
+                .where(PrefixCountRow.prefix == prefix, PrefixCountRow.hour == hour, PrefixCountRow.count < cap)
+                .values(count=PrefixCountRow.count + 1)
+            )
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def stale_leases(self, now: datetime) -> list[SurveyRecord]:
+        """Surveys left in sending by a process that stopped (lease expired)."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(SurveyRow).where(SurveyRow.state == SurveyState.SENDING, SurveyRow.lease_until < now)
+            )
+            return [_record(r) for r in rows]
+
+    async def uncertain_before(self, cutoff: datetime) -> list[SurveyRecord]:
+        """Uncertain surveys whose last attempt started before ``cutoff`` (no evidence came)."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(SurveyRow).where(SurveyRow.state == SurveyState.UNCERTAIN, SurveyRow.attempted_at < cutoff)
+            )
+            return [_record(r) for r in rows]
+
+    async def expired_pending(self, now: datetime) -> list[SurveyRecord]:
+        """Pending surveys past their expiry."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(SurveyRow).where(SurveyRow.state == SurveyState.PENDING, SurveyRow.expires_at < now)
+            )
+            return [_record(r) for r in rows]
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest pending survey falls due."""
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(func.min(SurveyRow.due_at)).where(SurveyRow.state == SurveyState.PENDING)
+            )
+
+    async def find_by_message_id(self, gateway: str, message_id: str) -> SurveyRecord | None:
+        """The survey a gateway message id belongs to."""
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(SurveyRow).where(SurveyRow.gateway == gateway, SurveyRow.gateway_message_id == message_id)
+            )
+            return _record(row) if row else None
+
+    # -- replies ----------------------------------------------------------------------------------
+
+    async def reply_seen(self, gateway: str, message_id: str) -> str | None:
+        """The id of an already stored reply with this gateway message id (a redelivery)."""
+        async with self._sessions() as session:
+            for table in (ReplyRow, UnmatchedReplyRow):
+                found = await session.scalar(
+                    select(table.id).where(table.gateway == gateway, table.gateway_message_id == message_id)
+                )
+                if found:
+                    return str(found)
+        return None
+
+    async def reply_target(self, number: str, since: datetime, states: Sequence[SurveyState],
+                           extra_failed_reason: str) -> SurveyRecord | None:
+        """The most recently attempted survey to ``number`` since ``since`` that a reply can answer."""
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(SurveyRow)
+                .where(
+                    SurveyRow.number == number,
+                    SurveyRow.attempted_at >= since,
+                    SurveyRow.state.in_([s.value for s in states])
+                    | ((SurveyRow.state == SurveyState.FAILED) & (SurveyRow.reason == extra_failed_reason)),
+                )
+                .order_by(SurveyRow.attempted_at.desc(), SurveyRow.id.desc())
+                .limit(1)
+            )
+            return _record(row) if row else None
+
+    async def ever_attempted(self, number: str) -> bool:
+        """Whether any survey was ever handed to a gateway for this number."""
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(SurveyRow.id).where(SurveyRow.number == number, SurveyRow.attempted_at.is_not(None)).limit(1)
+            )
+            return found is not None
+
+    async def add_reply(self, reply: ReplyRow, *, rating_at: datetime | None,
+                        promote_from: Sequence[SurveyState]) -> bool:
+        """Store a matched reply; a rating becomes the survey's rating; a reply proves delivery.
+
+        Returns False when the gateway message id was stored already (a redelivery).
+        """
+        try:
+            async with self._sessions() as session, session.begin():
+                session.add(reply)
+                await session.flush()
+                if reply.rating is not None:
+                    await session.execute(
+                        update(SurveyRow)
+                        .where(SurveyRow.id == reply.survey_id)
+                        .values(rating=reply.rating, rated_at=rating_at)
+                        .execution_options(synchronize_session=False)
+                    )
+                await session.execute(
+                    update(SurveyRow)
+                    .where(SurveyRow.id == reply.survey_id, SurveyRow.state.in_([s.value for s in promote_from]))
+                    .values(state=SurveyState.DELIVERED, delivered_at=reply.received_at, reason=None)
+                    .execution_options(synchronize_session=False)
+                )
+            return True
+        except IntegrityError:
+            return False
+
+    async def add_unmatched(self, reply: UnmatchedReplyRow) -> bool:
+        """Store an unmatched reply; False when it was stored already (a redelivery)."""
+        try:
+            async with self._sessions() as session, session.begin():
+                session.add(reply)
+            return True
+        except IntegrityError:
+            return False
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    async def replies_for(self, survey_id: str) -> list[ReplyRecord]:
+        """A survey's replies, oldest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(ReplyRow).where(ReplyRow.survey_id == survey_id).order_by(ReplyRow.received_at, ReplyRow.id)
+            )
+            return [
+                ReplyRecord(id=r.id, received_at=r.received_at, sender=r.sender, number=r.number, text=r.text,
+                            kind=r.kind, rating=r.rating, comment=r.comment, survey_id=r.survey_id,
+                            gateway=r.gateway)
+                for r in rows
+            ]
+
+    async def unmatched(self, limit: int, since: datetime | None = None) -> list[ReplyRecord]:
+        """The newest unmatched replies."""
+        stmt = select(UnmatchedReplyRow).order_by(UnmatchedReplyRow.received_at.desc()).limit(limit)
+        if since is not None:
+            stmt = stmt.where(UnmatchedReplyRow.received_at >= since)
+        async with self._sessions() as session:
+            rows = await session.scalars(stmt)
+            return [
+                ReplyRecord(id=r.id, received_at=r.received_at, sender=r.sender, number=r.number, text=r.text,
+                            kind=r.kind, rating=r.rating, reason=r.reason, gateway=r.gateway)
+                for r in rows
+            ]
+
+    async def surveys(self, states: Sequence[SurveyState], limit: int) -> list[SurveyRecord]:
+        """The newest surveys in some states (the outbox view)."""
+        stmt = select(SurveyRow).order_by(SurveyRow.created_at.desc(), SurveyRow.id.desc()).limit(limit)
+        if states:
+            stmt = stmt.where(SurveyRow.state.in_([s.value for s in states]))
+        async with self._sessions() as session:
+            return [_record(r) for r in await session.scalars(stmt)]
+
+    async def result_rows(self, since: datetime, until: datetime) -> list[SurveyRecord]:
+        """Surveys of calls that ended in ``[since, until)`` and were sent or answered."""
+        reached = [SurveyState.SENT, SurveyState.DELIVERED, SurveyState.UNCERTAIN]
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(SurveyRow).where(
+                    SurveyRow.call_ended_at >= since,
+                    SurveyRow.call_ended_at < until,
+                    SurveyRow.state.in_([s.value for s in reached]) | SurveyRow.rating.is_not(None),
+                )
+            )
+            return [_record(r) for r in rows]
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT (both SQLite and PostgreSQL have ON CONFLICT)."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert
+    if name == "sqlite":
+        return sqlite.insert
+    raise RuntimeError(f"surveys need SQLite or PostgreSQL, not {name}")
