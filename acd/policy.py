@@ -203,27 +203,26 @@ def decide(call: WaitingCall, view: RoutingView, available: Iterable[str]) -> De
         scope.label, prefix + rule, tuple(notes), tuple(skipped), not_ready))  # fmt: skip
 
 
-def plan(calls: Sequence[WaitingCall], view: RoutingView, available: Iterable[str]) -> list[Decision]:
+def plan(
+    calls: Iterable[WaitingCall], view: RoutingView, available: Iterable[str], *, presorted: bool = False
+) -> list[Decision]:
     """Greedy matching in call order: each call takes its best agent among those still free.
 
-    Returns one decision per call examined; examination stops once no agent is left.
+    ``calls`` may be a lazy iterator already in routing order (``presorted``): examination stops as soon
+    as no agent is left, so only the calls looked at are decoded. Returns one decision per call examined.
     """
-    free = [a for a in available]
-    last_agent = dict(view.last_agent)
+    free = list(available)
+    ordered = calls if presorted else sorted(calls, key=WaitingCall.order_key)
     decisions: list[Decision] = []
-    for call in sorted(calls, key=WaitingCall.order_key):
+    v = view
+    for call in ordered:
         if not free:
             break
-        v = (
-            view
-            if last_agent == view.last_agent
-            else RoutingView(view.config, view.statuses, view.now, last_agent)
-        )
         decision = decide(call, v, free)
         decisions.append(decision)
         if decision.agent_id is not None:
             free.remove(decision.agent_id)
-            last_agent[call.queue] = decision.agent_id
+            v = RoutingView(v.config, v.statuses, v.now, {**v.last_agent, call.queue: decision.agent_id})
     return decisions
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,24 +79,20 @@ class EnqueueResult:
 
 
 @dataclass(frozen=True)
-class QueueSlice:
-    """The head of one queue as of a snapshot: its calls and how many wait in total."""
-
-    queue: str
-    total: int
-    calls: tuple[WaitingCall, ...]
-
-
-@dataclass(frozen=True)
 class Snapshot:
     """What one decision reads, in one round trip."""
 
     config_version: int
     ready: tuple[str, ...]  # routable agents, longest idle first
     statuses: Mapping[str, AgentStatus]  # ready agents, requested agents, preferred agents of the calls
-    queues: tuple[QueueSlice, ...]
+    head_raw: tuple[bytes, ...]  # the first k waiting calls of the requested queues, in routing order
+    waiting_total: int  # calls waiting in the requested queues
     calls: tuple[WaitingCall, ...]  # explicitly requested ones that still exist
     last_agent: Mapping[str, str]
+
+    def head(self) -> Iterator[WaitingCall]:
+        """The head calls in routing order, decoded lazily (a decision usually needs only the first few)."""
+        return (call_from_json(raw) for raw in self.head_raw)
 
 
 @dataclass(frozen=True)
@@ -391,26 +387,19 @@ class AcdStore:
     # ---- the one-round-trip read for a decision ----
 
     async def snapshot(
-        self, queues: Sequence[str], *, k: int = 16, offset: int = 0, call_ids: Sequence[str] = (),
-        agent_ids: Sequence[str] = (),
-    ) -> Snapshot:  # fmt: skip
+        self, queues: Sequence[str], *, k: int = 16, call_ids: Sequence[str] = (), agent_ids: Sequence[str] = ()
+    ) -> Snapshot:
+        """Ready agents, the merged head of ``queues``, given calls and agents' states: one round trip."""
         keys = self.keys
-        args: list[Any] = [k, offset, len(call_ids), *call_ids, len(agent_ids), *agent_ids]
-        res = await self._run(
-            "snapshot",
-            [keys.ready, keys.astate, keys.calls, keys.cfgver, keys.rr, *(keys.queue(q) for q in queues)],
-            args,
-        )
-        version, ready_flat, qres, explicit, ids, states, rr = res
+        args: list[Any] = [k, len(call_ids), *call_ids, len(agent_ids), *agent_ids]
+        qkeys = [keys.queue(q) for q in queues]
+        res = await self._run("snapshot", [keys.ready, keys.astate, keys.calls, keys.cfgver, keys.rr, *qkeys], args)
+        version, ready_flat, head, total, explicit, ids, states, rr = res
         ready = tuple(_s(ready_flat[i]) for i in range(0, len(ready_flat), 2))
         statuses = {_s(a): status_from_json(_s(a), v or None) for a, v in zip(ids, states, strict=True)}
-        slices = tuple(
-            QueueSlice(q, int(total), tuple(call_from_json(b) for b in blobs if b))
-            for q, (total, blobs) in zip(queues, qres, strict=True)
-        )
         calls = tuple(call_from_json(b) for b in explicit if b)
         last = {_s(rr[i]): _s(rr[i + 1]) for i in range(0, len(rr), 2)}
-        return Snapshot(int(version), ready, statuses, slices, calls, last)
+        return Snapshot(int(version), ready, statuses, tuple(b for b in head if b), int(total), calls, last)
 
     # ---- deadlines (relaxation steps, ring guards) and wrap-up ends ----
 

@@ -89,14 +89,15 @@ class AmiClient:
     @property
     def ready(self) -> bool:
         """Logged in and resynchronised after the last FullyBooted."""
-        return self._ready
+        # The socket may have dropped a moment before the supervisor noticed.
+        return self._ready and self._conn is not None and self._conn.is_open
 
     @property
     def state(self) -> str:
         """``new``, ``connecting``, ``logged_in``, ``ready`` or ``closed`` (for health checks and logs)."""
         if self._closing:
             return "closed"
-        if self._ready:
+        if self.ready:
             return "ready"
         if self._conn is not None:
             return "logged_in"
@@ -134,10 +135,18 @@ class AmiClient:
         """Return once ready; AmiTimeout after ``timeout`` seconds of the client's clock."""
         if self._closing:
             raise AmiConnectionError(f"AMI client for {self.peer} is closed")
-        if self._ready:
-            return
+        deadline = self._clock.monotonic() + timeout
         try:
-            await wait_with_timeout(self._ready_event.wait(), timeout, self._clock)
+            while not self.ready:
+                if self._closing:
+                    raise AmiConnectionError(f"AMI client for {self.peer} is closed")
+                remaining = deadline - self._clock.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                # The event can be set by a connection that dropped right after: check again.
+                await wait_with_timeout(self._ready_event.wait(), remaining, self._clock)
+                if not self.ready:
+                    await asyncio.sleep(0)
         except TimeoutError:
             raise AmiTimeout(
                 f"AMI at {self.peer} not ready within {timeout:g} s (state {self.state})"

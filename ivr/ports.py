@@ -26,7 +26,7 @@ class QueueRequest:
     priority: int
     language: str
     vip: bool
-    reason: str            # why (e.g. "menu:billing", "error-fallback")
+    reason: str  # why (e.g. "menu:billing", "error-fallback")
     variables: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -41,7 +41,7 @@ class CallbackRequest:
     """A caller asked to be called back instead of waiting."""
 
     call_id: str
-    number: str            # E.164
+    number: str  # E.164
     caller_name: str
     queue: str
     skill: str

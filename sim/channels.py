@@ -114,6 +114,9 @@ class Channel:
     signal: Signal = field(default_factory=Signal)
     watchers: set[Signal] = field(default_factory=set)
     party: object | None = None  # the scripted caller/agent driving the far end, if any
+    has_pbx: bool = False  # a dialplan loop drives this channel
+    owned: bool = False  # a Dial or an Originate drives this channel (it completes the hang-up)
+    mixmonitors: list[object] = field(default_factory=list)
 
     @property
     def interrupted(self) -> bool:

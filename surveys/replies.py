@@ -57,14 +57,16 @@ def _leading_rating(text: str, template: SurveyTemplate) -> tuple[int, str] | No
     stars = _STARS.match(text)
     if stars:
         count = sum(1 for ch in stars.group(0) if ch in "\u2b50\u2605")
-        return (count, text[stars.end():]) if count <= 5 else None
+        return (count, text[stars.end() :]) if count <= 5 else None
     number = _NUMBER.match(text)
     if number:
-        return _digits(int(number.group(1)), number.group(2), text[number.end():], template)
+        return _digits(int(number.group(1)), number.group(2), text[number.end() :], template)
     return _word_number(text, template)
 
 
-def _digits(value: int, denominator: str | None, rest: str, template: SurveyTemplate) -> tuple[int, str] | None:
+def _digits(
+    value: int, denominator: str | None, rest: str, template: SurveyTemplate
+) -> tuple[int, str] | None:
     if denominator is None:
         glued, after = _next_word(rest)
         if rest[:1].isalpha():
@@ -119,10 +121,10 @@ def _out_of(rest: str, template: SurveyTemplate) -> tuple[str, str] | None:
             target = tokens[n]
             digits = strip_punctuation(target)
             if digits.isdecimal() and len(digits) <= 2:
-                return digits, " ".join(tokens[n + 1:])
+                return digits, " ".join(tokens[n + 1 :])
             number = template.number_words.get(fold(digits))
             if number is not None:
-                return str(number), " ".join(tokens[n + 1:])
+                return str(number), " ".join(tokens[n + 1 :])
     return None
 
 

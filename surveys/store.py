@@ -8,6 +8,7 @@ first wins, and the loser sees ``False`` instead of overwriting.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from surveys.model import SurveyState
 from surveys.tables import ContactRow, OptOutRow, PrefixCountRow, ReplyRow, SurveyRow, UnmatchedReplyRow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,9 @@ class SurveyStore:
             row = await session.get(SurveyRow, survey_id)
             return _record(row) if row else None
 
-    async def create(self, values: dict[str, Any], *, reserve_cutoff: datetime | None) -> tuple[SurveyRecord, bool]:
+    async def create(
+        self, values: dict[str, Any], *, reserve_cutoff: datetime | None
+    ) -> tuple[SurveyRecord, bool]:
         """Insert a survey; ``(record, created)``. A second insert for the same call returns the first.
 
         With ``reserve_cutoff`` a pending survey also takes its number's slot, unless another survey
@@ -112,12 +117,16 @@ class SurveyStore:
                 row = SurveyRow(**values)
                 session.add(row)
                 await session.flush()
-                if reserve_cutoff is not None and row.state == SurveyState.PENDING and row.number:
-                    if not await self._reserve(session, row.number, row.id, row.created_at, reserve_cutoff):
-                        row.state = SurveyState.SKIPPED
-                        row.reason = "recently-surveyed"
-                        row.due_at = None
-                        row.finished_at = row.created_at
+                if (
+                    reserve_cutoff is not None
+                    and row.state == SurveyState.PENDING
+                    and row.number
+                    and not await self._reserve(session, row.number, row.id, row.created_at, reserve_cutoff)
+                ):
+                    row.state = SurveyState.SKIPPED
+                    row.reason = "recently-surveyed"
+                    row.due_at = None
+                    row.finished_at = row.created_at
                 record = _record(row)
             return record, True
         except IntegrityError:
@@ -126,8 +135,9 @@ class SurveyStore:
                 raise
             return existing, False
 
-    async def _reserve(self, session: AsyncSession, number: str, survey_id: str, now: datetime,
-                       cutoff: datetime) -> bool:
+    async def _reserve(
+        self, session: AsyncSession, number: str, survey_id: str, now: datetime, cutoff: datetime
+    ) -> bool:
         insert = _insert_for(session)(ContactRow).values(number=number, survey_id=survey_id, reserved_at=now)
         result = await session.execute(insert.on_conflict_do_nothing(index_elements=["number"]))
         if result.rowcount == 1:  # type: ignore[attr-defined]
@@ -190,7 +200,9 @@ class SurveyStore:
 
     # -- sending ----------------------------------------------------------------------------------
 
-    async def claim_due(self, now: datetime, limit: int, owner: str, lease_until: datetime) -> list[SurveyRecord]:
+    async def claim_due(
+        self, now: datetime, limit: int, owner: str, lease_until: datetime
+    ) -> list[SurveyRecord]:
         """Atomically move up to ``limit`` due pending surveys to sending, leased to ``owner``."""
         due = (
             select(SurveyRow.id)
@@ -215,13 +227,54 @@ class SurveyStore:
             rows = (await session.scalars(stmt)).all()
             return sorted((_record(r) for r in rows), key=lambda r: (r.due_at or now, r.id))
 
-    async def transition(self, survey_id: str, from_states: Sequence[SurveyState], to_state: SurveyState,
-                         **values: Any) -> bool:
-        """Change a survey's state only if it is in one of ``from_states``; True if this call changed it."""
-        return await self._update(
-            [SurveyRow.id == survey_id, SurveyRow.state.in_([s.value for s in from_states])],
-            {"state": to_state, **values},
-        )
+    async def transition(
+        self,
+        survey_id: str,
+        from_states: Sequence[SurveyState],
+        to_state: SurveyState,
+        *,
+        only_reason: str | None = None,
+        **values: Any,
+    ) -> bool:
+        """Change a survey's state only if it is in one of ``from_states`` (and, if given, has
+        ``only_reason``); True if this call changed it."""
+        where = [SurveyRow.id == survey_id, SurveyRow.state.in_([s.value for s in from_states])]
+        if only_reason is not None:
+            where.append(SurveyRow.reason == only_reason)
+        return await self._update(where, {"state": to_state, **values})
+
+    async def transition_with_message_id(
+        self,
+        survey_id: str,
+        from_states: Sequence[SurveyState],
+        to_state: SurveyState,
+        *,
+        gateway: str,
+        message_id: str | None,
+        only_reason: str | None = None,
+        **values: Any,
+    ) -> bool:
+        """Like ``transition``, also recording the gateway's message id (dropped if another survey has it)."""
+        try:
+            return await self.transition(
+                survey_id,
+                from_states,
+                to_state,
+                only_reason=only_reason,
+                gateway=gateway,
+                gateway_message_id=message_id,
+                **values,
+            )
+        except IntegrityError:
+            log.warning(
+                "gateway reused a message id gateway=%s message_id=%s survey_id=%s; not recorded",
+                gateway,
+                message_id,
+                survey_id,
+            )
+            return await self.transition(
+                survey_id, from_states, to_state, only_reason=only_reason, gateway=gateway, **values
+            )
 
     async def _update(self, where: list[ColumnElement[bool]], values: dict[str, Any]) -> bool:
         async with self._sessions() as session, session.begin():
@@ -237,7 +290,9 @@ class SurveyStore:
             await session.execute(insert.on_conflict_do_nothing(index_elements=["prefix", "hour"]))
             result = await session.execute(
                 update(PrefixCountRow)
-                .where(PrefixCountRow.prefix == prefix, PrefixCountRow.hour == hour, PrefixCountRow.count < cap)
+                .where(
+                    PrefixCountRow.prefix == prefix, PrefixCountRow.hour == hour, PrefixCountRow.count < cap
+                )
                 .values(count=PrefixCountRow.count + 1)
             )
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
@@ -254,7 +309,9 @@ class SurveyStore:
         """Uncertain surveys whose last attempt started before ``cutoff`` (no evidence came)."""
         async with self._sessions() as session:
             rows = await session.scalars(
-                select(SurveyRow).where(SurveyRow.state == SurveyState.UNCERTAIN, SurveyRow.attempted_at < cutoff)
+                select(SurveyRow).where(
+                    SurveyRow.state == SurveyState.UNCERTAIN, SurveyRow.attempted_at < cutoff
+                )
             )
             return [_record(r) for r in rows]
 
@@ -277,7 +334,9 @@ class SurveyStore:
         """The survey a gateway message id belongs to."""
         async with self._sessions() as session:
             row = await session.scalar(
-                select(SurveyRow).where(SurveyRow.gateway == gateway, SurveyRow.gateway_message_id == message_id)
+                select(SurveyRow).where(
+                    SurveyRow.gateway == gateway, SurveyRow.gateway_message_id == message_id
+                )
             )
             return _record(row) if row else None
 
@@ -294,8 +353,9 @@ class SurveyStore:
                     return str(found)
         return None
 
-    async def reply_target(self, number: str, since: datetime, states: Sequence[SurveyState],
-                           extra_failed_reason: str) -> SurveyRecord | None:
+    async def reply_target(
+        self, number: str, since: datetime, states: Sequence[SurveyState], extra_failed_reason: str
+    ) -> SurveyRecord | None:
         """The most recently attempted survey to ``number`` since ``since`` that a reply can answer."""
         async with self._sessions() as session:
             row = await session.scalar(
@@ -315,12 +375,15 @@ class SurveyStore:
         """Whether any survey was ever handed to a gateway for this number."""
         async with self._sessions() as session:
             found = await session.scalar(
-                select(SurveyRow.id).where(SurveyRow.number == number, SurveyRow.attempted_at.is_not(None)).limit(1)
+                select(SurveyRow.id)
+                .where(SurveyRow.number == number, SurveyRow.attempted_at.is_not(None))
+                .limit(1)
             )
             return found is not None
 
-    async def add_reply(self, reply: ReplyRow, *, rating_at: datetime | None,
-                        promote_from: Sequence[SurveyState]) -> bool:
+    async def add_reply(
+        self, reply: ReplyRow, *, rating_at: datetime | None, promote_from: Sequence[SurveyState]
+    ) -> bool:
         """Store a matched reply; a rating becomes the survey's rating; a reply proves delivery.
 
         Returns False when the gateway message id was stored already (a redelivery).
@@ -338,7 +401,9 @@ class SurveyStore:
                     )
                 await session.execute(
                     update(SurveyRow)
-                    .where(SurveyRow.id == reply.survey_id, SurveyRow.state.in_([s.value for s in promote_from]))
+                    .where(
+                        SurveyRow.id == reply.survey_id, SurveyRow.state.in_([s.value for s in promote_from])
+                    )
                     .values(state=SurveyState.DELIVERED, delivered_at=reply.received_at, reason=None)
                     .execution_options(synchronize_session=False)
                 )
@@ -361,12 +426,23 @@ class SurveyStore:
         """A survey's replies, oldest first."""
         async with self._sessions() as session:
             rows = await session.scalars(
-                select(ReplyRow).where(ReplyRow.survey_id == survey_id).order_by(ReplyRow.received_at, ReplyRow.id)
+                select(ReplyRow)
+                .where(ReplyRow.survey_id == survey_id)
+                .order_by(ReplyRow.received_at, ReplyRow.id)
             )
             return [
-                ReplyRecord(id=r.id, received_at=r.received_at, sender=r.sender, number=r.number, text=r.text,
-                            kind=r.kind, rating=r.rating, comment=r.comment, survey_id=r.survey_id,
-                            gateway=r.gateway)
+                ReplyRecord(
+                    id=r.id,
+                    received_at=r.received_at,
+                    sender=r.sender,
+                    number=r.number,
+                    text=r.text,
+                    kind=r.kind,
+                    rating=r.rating,
+                    comment=r.comment,
+                    survey_id=r.survey_id,
+                    gateway=r.gateway,
+                )
                 for r in rows
             ]
 
@@ -378,8 +454,17 @@ class SurveyStore:
         async with self._sessions() as session:
             rows = await session.scalars(stmt)
             return [
-                ReplyRecord(id=r.id, received_at=r.received_at, sender=r.sender, number=r.number, text=r.text,
-                            kind=r.kind, rating=r.rating, reason=r.reason, gateway=r.gateway)
+                ReplyRecord(
+                    id=r.id,
+                    received_at=r.received_at,
+                    sender=r.sender,
+                    number=r.number,
+                    text=r.text,
+                    kind=r.kind,
+                    rating=r.rating,
+                    reason=r.reason,
+                    gateway=r.gateway,
+                )
                 for r in rows
             ]
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from surveys.gateways.gsm import is_gsm7
 from surveys.text import fold
 from switchboard.errors import UserFacingError
 
@@ -82,8 +83,9 @@ def load_templates(custom_dir: Path | None, default_language: str) -> TemplateBo
     files = {p.stem: p for p in sorted(BUILTIN_DIR.glob("*.yaml"))}
     if custom_dir is not None:
         if not custom_dir.is_dir():
-            raise TemplateError(f"survey templates directory {custom_dir} does not exist "
-                                "(SWITCHBOARD_SURVEYS_TEMPLATES_DIR)")
+            raise TemplateError(
+                f"survey templates directory {custom_dir} does not exist (SWITCHBOARD_SURVEYS_TEMPLATES_DIR)"
+            )
         files.update({p.stem: p for p in sorted(custom_dir.glob("*.yaml"))})
     return TemplateBook((load_template_file(p) for p in files.values()), default_language)
 
@@ -114,7 +116,8 @@ def template_from_mapping(data: Mapping[str, Any], where: str) -> SurveyTemplate
     unknown = fields - PLACEHOLDERS
     if unknown:
         raise TemplateError(
-            f"survey template {where}: unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(PLACEHOLDERS)}"
+            f"survey template {where}: unknown placeholder(s) {sorted(unknown)}; "
+            f"allowed: {sorted(PLACEHOLDERS)}"
         )
     numbers = data.get("number_words", {}) or {}
     if not isinstance(numbers, dict) or not all(
@@ -130,9 +133,9 @@ def template_from_mapping(data: Mapping[str, Any], where: str) -> SurveyTemplate
     extra = set(data) - {"language", "body", "number_words", *_WORD_LISTS}
     if extra:
         raise TemplateError(f"survey template {where}: unknown key(s) {sorted(extra)}")
-    limit = GSM_SINGLE_SEGMENT if body.isascii() else UCS2_SINGLE_SEGMENT
+    limit = GSM_SINGLE_SEGMENT if is_gsm7(body) else UCS2_SINGLE_SEGMENT
     if len(body) > limit:
-        log.info("survey template language=%s body_chars=%d sends as a multi-part SMS", language, len(body))
+        log.debug("survey template language=%s body_chars=%d sends as a multi-part SMS", language, len(body))
     return SurveyTemplate(
         language=_language_key(language),
         body=body.strip(),

@@ -6,12 +6,13 @@ import re
 import unicodedata
 
 _SPACE = re.compile(r"\s+")
-# Bidirectional overrides and isolates can make stored text display differently from what was sent.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Zero-width joiners are format characters that scripts and emoji sequences need; other format
+# characters (bidi overrides that make stored text display differently, zero-width spaces, BOMs) go.
+_KEPT_FORMAT = frozenset("\u200c\u200d")
 
 
 def clean(text: str) -> str:
-    """NFKC, control and bidi-override characters dropped, whitespace collapsed, trimmed.
+    """NFKC, control and invisible format characters dropped, whitespace collapsed, trimmed.
 
     Case, accents, emoji and joiners (ZWJ/ZWNJ, which scripts and emoji sequences need) are kept.
     """
@@ -20,7 +21,9 @@ def clean(text: str) -> str:
     for ch in text:
         if ch.isspace():
             kept.append(" ")
-        elif unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:
+        elif unicodedata.category(ch) == "Cc" or (
+            unicodedata.category(ch) == "Cf" and ch not in _KEPT_FORMAT
+        ):
             continue
         else:
             kept.append(ch)

@@ -183,8 +183,12 @@ def _db_command(args: argparse.Namespace, settings: Settings) -> int:
     url = settings.database_url
     shown = mask_url_password(url)
     if args.db_command == "upgrade":
-        asyncio.run(db.upgrade(url, args.revision))
-        current = asyncio.run(db.current_revisions(url))
+
+        async def upgrade() -> set[str]:
+            await db.upgrade(url, args.revision)
+            return await db.current_revisions(url)
+
+        current = asyncio.run(upgrade())
         print(f"database {shown} is at {', '.join(sorted(current)) or 'base'}")
     elif args.db_command == "current":
         current = asyncio.run(db.current_revisions(url))
@@ -208,7 +212,7 @@ def print_settings(settings: Settings, *, as_json: bool = False, out: TextIO | N
         ]
         print(json.dumps(data, indent=2), file=out)
         return
-    width = max(len(f"{r.env}={r.value}") for r in rows)
+    width = min(60, max(len(f"{r.env}={r.value}") for r in rows))
     section = None
     for row in rows:
         if row.section != section:

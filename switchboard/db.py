@@ -110,15 +110,14 @@ def database_errors(url: str) -> Iterator[None]:
     except UserFacingError:
         raise
     except CommandError as e:
+        hint = "; was it upgraded by a newer Switchboard?" if "Can't locate revision" in str(e) else ""
+        raise DatabaseUnavailableError(f"cannot migrate the database {shown}: {_reason(e)}{hint}") from e
+    except (OSError, TimeoutError, exc.OperationalError, exc.InterfaceError) as e:
         raise DatabaseUnavailableError(
-            f"cannot migrate the database {shown}: {e}; was it upgraded by a newer Switchboard?"
+            f"cannot use the database {shown}: {_reason(e)}; check it runs and SWITCHBOARD_DATABASE_URL"
         ) from e
-    except (OSError, TimeoutError, exc.DBAPIError) as e:
-        reason = e.orig if isinstance(e, exc.DBAPIError) and e.orig is not None else e
-        text = one_line(str(reason)) or type(reason).__name__
-        raise DatabaseUnavailableError(
-            f"cannot use the database {shown}: {text}; is it running, and is SWITCHBOARD_DATABASE_URL right?"
-        ) from e
+    except exc.DBAPIError as e:  # the server answered but refused a statement (a migration that cannot apply)
+        raise DatabaseUnavailableError(f"database {shown} refused a statement: {_reason(e)}") from e
     except Exception as e:
         # asyncpg raises its own errors (bad password, unknown database) that SQLAlchemy does not wrap
         # during connect; they all derive from asyncpg.PostgresError / InterfaceError.
@@ -127,6 +126,12 @@ def database_errors(url: str) -> Iterator[None]:
                 f"cannot use the database {shown}: {one_line(str(e))}; check SWITCHBOARD_DATABASE_URL"
             ) from e
         raise
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, exc.DBAPIError) and e.orig is not None:
+        e = e.orig
+    return one_line(str(e)) or type(e).__name__
 
 
 def alembic_config(*, version_locations: Sequence[Path] = ()) -> Config:
@@ -214,6 +219,7 @@ async def new_revision(
             head=head,
             branch_label=label,
             rev_id=rev_id,
+            splice=label is not None,  # a new branch starts at the base even when other branches grow from it
             version_path=str(version_locations[0]) if version_locations else None,
         )
 

@@ -115,6 +115,130 @@ class AcdSettings(_Section):
     key_prefix: str = Field("sb", description="Prefix of every Redis key (several sites on one Redis)")
     hold_context: str = Field("sb-hold", description="Dialplan context where callers wait")
     connect_context: str = Field("sb-connect", description="Dialplan context that dials an agent")
+    fallback_queue: str = Field("support", description="Queue used when a request names an unknown queue")
+    config_file: Path | None = Field(None, description="YAML routing configuration imported at start-up")
+    stream_maxlen: int = Field(100_000, ge=1000, description="Approximate length kept of the ACD event stream")
+    snapshot_page: int = Field(16, ge=1, le=1024, description="Waiting calls read per queue per decision")
+    ring_guard_seconds: float = Field(
+        15.0, gt=0, description="Grace after the ring timeout before a still-ringing call is checked"
+    )
+    repeat_caller_window_seconds: int = Field(
+        3600, ge=0, description="A caller back within this many seconds prefers the last agent (0: off)"
+    )
+    vip_priority_boost: int = Field(
+        10, ge=0, le=99, description="Priority added to IVR-flagged VIP calls that are not on the VIP list"
+    )
+    default_handle_seconds: float = Field(
+        180.0, gt=0, description="Handle time assumed for wait estimates before any call was handled"
+    )
+    callback_channel: str = Field(
+        "PJSIP/{number}@carrier", description="Dial string for callbacks ({number} is the caller's number)"
+    )
+    callback_caller_id: str = Field("Switchboard <1000>", description="Caller ID shown on callbacks")
+    callback_key: str = Field("1", description="Key a waiting caller presses to take a callback")
+    callback_offer_prompt: str = Field("sb/acd-callback-offer", description="Prompt offering a callback")
+    callback_confirm_prompt: str = Field("sb/acd-callback-confirm", description="Prompt confirming a callback")
+    recovery_timeout: float = Field(5.0, gt=0, description="Seconds allowed to rebuild state after a restart")
+
+
+class SurveysSettings(_Section):
+    enabled: bool = Field(True, description="Schedule and send post-call SMS surveys at all")
+    gateway: Literal["log", "kannel", "smpp"] = Field(
+        "log", description="SMS gateway: log (outbox table and log only), kannel (HTTP) or smpp"
+    )
+    sender_id: str = Field(
+        "Switchboard", max_length=20, description="Sender of the survey SMS (short code, number or name)"
+    )
+    company_name: str = Field(
+        "Switchboard", max_length=40, description="Text put in the templates' {company} placeholder"
+    )
+    default_language: str = Field(
+        "en", description="Template language used when the call's language has none"
+    )
+    templates_dir: Path | None = Field(
+        None, description="Directory of <language>.yaml templates added to the built-in ones"
+    )
+    default_region: str = Field(
+        "US", min_length=2, max_length=2, description="Country assumed for numbers without one"
+    )
+    default_timezone: str = Field(
+        "UTC", description="Time zone for quiet hours when a number's zone is unknown"
+    )
+    allowed_countries: list[str] = Field(
+        ["US"], description="Country codes that may receive surveys (SMS pumping guard)"
+    )
+    self_service_outcomes: list[str] = Field(
+        [], description="IVR outcomes without an agent that still get a survey"
+    )
+    delay_minutes: float = Field(5.0, ge=0, description="Minutes after hang-up before the survey is sent")
+    quiet_start: str = Field(
+        "21:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Quiet hours start (caller's local HH:MM)"
+    )
+    quiet_end: str = Field(
+        "09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Quiet hours end (caller's local HH:MM)"
+    )
+    min_days_between: float = Field(
+        30.0, ge=0, description="At most one survey per number within this many days (0: no limit)"
+    )
+    prefix_digits: int = Field(
+        7,
+        ge=2,
+        le=15,
+        description="Leading digits (with country code) that group numbers for the pumping cap",
+    )
+    prefix_hourly_cap: int = Field(
+        30, ge=1, description="Surveys per number prefix per clock hour; more are skipped"
+    )
+    reply_window_hours: float = Field(
+        72.0, gt=0, description="Replies later than this after sending are kept as unmatched"
+    )
+    expire_after_hours: float = Field(
+        24.0, gt=0, description="A survey still unsent this long after the call is dropped"
+    )
+    send_timeout: float = Field(10.0, gt=0, description="Seconds to wait for the gateway to accept one SMS")
+    max_attempts: int = Field(
+        6, ge=1, description="Send attempts (certain failures only) before a survey fails"
+    )
+    retry_initial: float = Field(
+        30.0, gt=0, description="Seconds before the first retry after a gateway failure"
+    )
+    retry_max: float = Field(600.0, gt=0, description="Cap on the retry delay in seconds")
+    uncertain_window: float = Field(
+        300.0, gt=0, description="Seconds to await proof of an unanswered send (never resent)"
+    )
+    batch_size: int = Field(100, ge=1, le=10_000, description="Surveys claimed per sender pass")
+    concurrency: int = Field(20, ge=1, le=1000, description="SMS sends in flight at once")
+    poll_interval: float = Field(
+        2.0, gt=0, description="Seconds between outbox checks for other processes' surveys"
+    )
+    report_timezone: str = Field("UTC", description="Time zone that defines a day in CSAT results")
+    webhook_secret: SecretStr = Field(
+        SecretStr(""), description="Secret the gateway presents on webhooks; empty refuses all"
+    )
+    webhook_allowed_sources: list[str] = Field(
+        ["127.0.0.1", "::1"], description="Addresses/networks allowed to call webhooks"
+    )
+    kannel_sendsms_url: str = Field(
+        "http://127.0.0.1:13013/cgi-bin/sendsms", description="Kannel smsbox sendsms URL"
+    )
+    kannel_username: str = Field("switchboard", description="Kannel sendsms-user username")
+    kannel_password: SecretStr = Field(SecretStr(""), description="Kannel sendsms-user password")
+    kannel_smsc_id: str = Field(
+        "", description="Kannel smsc-id to route surveys through (empty: Kannel decides)"
+    )
+    kannel_dlr_url: str = Field(
+        "http://127.0.0.1:8000/surveys/kannel/dlr",
+        description="Our DLR webhook as Kannel reaches it (empty: no reports)",
+    )
+    smpp_host: str = Field("127.0.0.1", description="SMSC host for the smpp gateway")
+    smpp_port: int = Field(2775, ge=1, le=65535, description="SMSC port")
+    smpp_system_id: str = Field("switchboard", max_length=15, description="SMPP system_id (bind user)")
+    smpp_password: SecretStr = Field(SecretStr(""), description="SMPP bind password (at most 8 characters)")
+    smpp_system_type: str = Field("", max_length=12, description="SMPP system_type, if the SMSC wants one")
+    smpp_enquire_link_interval: float = Field(
+        30.0, gt=0, description="Seconds between SMPP enquire_link keep-alives"
+    )
+    smpp_max_per_second: float = Field(50.0, gt=0, description="Submits per second at most (SMSC throttling)")
 
 
 class Settings(BaseSettings):
@@ -137,6 +261,7 @@ class Settings(BaseSettings):
     ivr: IvrSettings = IvrSettings()
     speech: SpeechSettings = SpeechSettings()
     acd: AcdSettings = AcdSettings()
+    surveys: SurveysSettings = SurveysSettings()
 
     @classmethod
     def settings_customise_sources(

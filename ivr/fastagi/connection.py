@@ -50,6 +50,8 @@ class AgiConnection(asyncio.Protocol):
 
     def __init__(self, config: ConnectionConfig) -> None:
         self._config = config
+        self._loop = asyncio.get_running_loop()
+        self._now = config.clock.monotonic
         self.call_id = new_id()
         self._transport: asyncio.Transport | None = None
         self._peer: object = None
@@ -57,7 +59,7 @@ class AgiConnection(asyncio.Protocol):
         self._limit = config.max_header_bytes
         self._env: EnvironmentParser | None = EnvironmentParser(config.max_header_bytes)
         # Deadlines on the server's clock, checked by the server's sweeper (no timer per command).
-        self._header_deadline = config.clock.monotonic() + config.header_timeout
+        self._header_deadline = self._now() + config.header_timeout
         self._command_deadline = 0.0
         self._inflight = b""
         self._assembler = ReplyAssembler()
@@ -90,10 +92,10 @@ class AgiConnection(asyncio.Protocol):
                 raise self._lost_error()
         transport = self._transport
         assert transport is not None
-        waiter: asyncio.Future[AgiReply] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[AgiReply] = self._loop.create_future()
         self._waiter = waiter
         self._inflight = data
-        self._command_deadline = self._config.clock.monotonic() + self._config.command_timeout
+        self._command_deadline = self._now() + self._config.command_timeout
         self.commands += 1
         transport.write(data)
         try:
@@ -138,6 +140,13 @@ class AgiConnection(asyncio.Protocol):
         self._peer = transport.get_extra_info("peername")
 
     def data_received(self, data: bytes) -> None:
+        try:
+            self._feed(data)
+        except Exception:  # a bug here must cost one call, with a clear log line, not the whole server
+            log.exception("agi connection failed call_id=%s peer=%s", self.call_id, self._peer)
+            self._shutdown(failure=True, error=AgiProtocolError("internal error while reading"))
+
+    def _feed(self, data: bytes) -> None:
         if self._partial:
             data = self._partial + data
         lines = data.split(b"\n")
@@ -172,7 +181,7 @@ class AgiConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         if self._write_ready is None:
-            self._write_ready = asyncio.get_running_loop().create_future()
+            self._write_ready = self._loop.create_future()
 
     def resume_writing(self) -> None:
         self._release_writer()

@@ -133,6 +133,11 @@ def parse_reply_line(line: str) -> AgiReply:
     if fast is not None:
         result, data, endpos = fast.groups()
         return AgiReply(200, result, data, None if endpos is None else int(endpos), line)
+    return parse_reply_line_slow(line)
+
+
+def parse_reply_line_slow(line: str) -> AgiReply:
+    """The general reply parser (``parse_reply_line`` tries one regex for the common shapes first)."""
     match = _CODE.match(line)
     if match is None:
         raise AgiProtocolError(f"malformed AGI reply {line[:120]!r}")

@@ -54,7 +54,9 @@ def check_paths(
     for path in dict.fromkeys(files):
         name = flow_name_for(path)
         if name in first_path:
-            problems.append(FlowProblem(str(path), None, f"flow name '{name}' is also used by {first_path[name]}"))
+            problems.append(
+                FlowProblem(str(path), None, f"flow name '{name}' is also used by {first_path[name]}")
+            )
             continue
         first_path[name] = path
         result, file_problems = parse_flow_file(path, max_bytes=max_bytes)

@@ -29,13 +29,17 @@ def flow_name_for(path: Path) -> str:
     return path.stem
 
 
-def parse_flow_file(path: Path, *, max_bytes: int = MAX_FLOW_BYTES) -> tuple[ParsedFlow | None, list[FlowProblem]]:
+def parse_flow_file(
+    path: Path, *, max_bytes: int = MAX_FLOW_BYTES
+) -> tuple[ParsedFlow | None, list[FlowProblem]]:
     """Load and schema-check one file; on any problem return (None, problems)."""
     shown = str(path)
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            return None, [FlowProblem(shown, None, f"file is too large ({size} bytes; the limit is {max_bytes})")]
+            return None, [
+                FlowProblem(shown, None, f"file is too large ({size} bytes; the limit is {max_bytes})")
+            ]
         data = path.read_bytes()[: max_bytes + 1]
     except OSError as exc:
         return None, [FlowProblem(shown, None, f"cannot read the file: {exc.strerror or exc}")]
@@ -55,7 +59,9 @@ def parse_flow_bytes(
         line = data[: exc.start].count(b"\n") + 1
         return None, [FlowProblem(shown, line, "the file is not UTF-8 text")]
     if "\x00" in text:
-        return None, [FlowProblem(shown, text[: text.index("\x00")].count("\n") + 1, "the file contains NUL bytes")]
+        return None, [
+            FlowProblem(shown, text[: text.index("\x00")].count("\n") + 1, "the file contains NUL bytes")
+        ]
     try:
         raw, lines = load_marked(text)
     except YamlProblem as exc:
@@ -79,6 +85,8 @@ def _schema_problems(shown: str, exc: ValidationError, raw: Any, lines: LineInde
     seen: set[tuple[int | None, str]] = set()
     for err in exc.errors(include_url=False):
         real = _real_path(raw, err["loc"])
+        if err["type"] == "union_tag_invalid":
+            real = (*real, "kind")
         reason = _reason(err, real)
         line = lines.line_of(real)
         if (line, reason) in seen:
@@ -93,11 +101,14 @@ def _real_path(raw: Any, loc: tuple[Any, ...]) -> tuple[str | int, ...]:
     """Drop the parts of pydantic's location that are not in the file (union tags, validator names)."""
     path: list[str | int] = []
     cur = raw
+    tag_skipped: set[int] = set()
     for part in loc:
-        if isinstance(cur, dict) and isinstance(part, str) and part in cur:
-            path.append(part)
-            cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+        if isinstance(cur, dict) and cur.get("kind") == part and id(cur) not in tag_skipped:
+            tag_skipped.add(id(cur))  # the union tag pydantic puts after a node id, not a key of the file
+            continue
+        in_dict = isinstance(cur, dict) and isinstance(part, str) and part in cur
+        in_list = isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
+        if in_dict or in_list:
             path.append(part)
             cur = cur[part]
         elif isinstance(cur, dict) and isinstance(part, str) and part.rstrip("_") in cur:
@@ -125,7 +136,8 @@ def _reason(err: Any, real: tuple[str | int, ...]) -> str:
     if kind == "missing":
         return f"{_where(real)}: missing required key '{last}'"
     if kind == "union_tag_invalid":
-        return f"{_where(real)}: unknown node kind '{ctx.get('tag')}' (expected one of: {', '.join(NODE_KINDS)})"
+        kinds = ", ".join(NODE_KINDS)
+        return f"{_where(real[:-1])}: unknown node kind '{ctx.get('tag')}' (expected one of: {kinds})"
     if kind == "union_tag_not_found":
         return f"{_where(real)}: node has no 'kind:' (one of: {', '.join(NODE_KINDS)})"
     if kind == "string_pattern_mismatch":
@@ -136,7 +148,7 @@ def _reason(err: Any, real: tuple[str | int, ...]) -> str:
     if kind == "list_type":
         return f"{_where(real)}: expected a list, got {_kind_of(err.get('input'))}"
     if kind == "value_error":
-        return f"{_where(real)}: {str(ctx.get('error') or err['msg'])}"
+        return f"{_where(real)}: {ctx.get('error') or err['msg']!s}"
     if kind == "literal_error":
         return f"{_where(real)}: {err['msg'].lower()}"
     return f"{_where(real)}: {err['msg'].lower()}"

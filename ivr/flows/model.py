@@ -62,12 +62,17 @@ def _prompt_def(value: Any) -> Any:
     return {"say": value} if isinstance(value, str) else value
 
 
+PromptText = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+Phrase = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+# the JSON Schema shows what a file may contain (shorthands included), not the normalised form
 Phrases = Annotated[
-    list[Annotated[str, StringConstraints(min_length=1, max_length=100)]],
-    BeforeValidator(_phrases),
+    list[Phrase],
+    BeforeValidator(_phrases, json_schema_input_type=Phrase | list[Phrase]),
     Field(max_length=20),
 ]
-DtmfKey = Annotated[Dtmf, BeforeValidator(_digit_text)]
+DtmfKey = Annotated[
+    Dtmf, BeforeValidator(_digit_text, json_schema_input_type=Annotated[int, Field(ge=0, le=9)] | Dtmf)
+]
 
 
 class _Strict(BaseModel):
@@ -248,7 +253,9 @@ class Predicate(_Strict):
 
     open: Name | None = Field(None, description="Business hours name: true while open")
     vip: Name | None = Field(None, description="VIP list name: true when the caller is on it")
-    var: VarName | None = Field(None, description="Variable tested with one of eq/ne/in/matches/gt/ge/lt/le/set")
+    var: VarName | None = Field(
+        None, description="Variable tested with one of eq/ne/in/matches/gt/ge/lt/le/set"
+    )
     eq: Scalar | None = None
     ne: Scalar | None = None
     in_: list[Scalar] | None = Field(None, alias="in")
@@ -267,7 +274,11 @@ class Predicate(_Strict):
         heads = [n for n in ("open", "vip", "var", "all", "any", "not_") if getattr(self, n) is not None]
         if len(heads) != 1:
             raise ValueError("a condition needs exactly one of open, vip, var, all, any, not")
-        ops = [n for n in ("eq", "ne", "in_", "matches", "gt", "ge", "lt", "le", "set") if getattr(self, n) is not None]
+        ops = [
+            n
+            for n in ("eq", "ne", "in_", "matches", "gt", "ge", "lt", "le", "set")
+            if getattr(self, n) is not None
+        ]
         if self.var is not None and len(ops) != 1:
             raise ValueError("a var test needs exactly one of eq, ne, in, matches, gt, ge, lt, le, set")
         if self.var is None and ops:
@@ -326,7 +337,9 @@ class TransferNode(_Strict):
     """Dial another destination (an extension or a trunk) from the flow."""
 
     kind: Literal["transfer"]
-    to: Annotated[str, StringConstraints(pattern=DIAL_PATTERN)] = Field(description="Dial target, e.g. PJSIP/200")
+    to: Annotated[str, StringConstraints(pattern=DIAL_PATTERN)] = Field(
+        description="Dial target, e.g. PJSIP/200"
+    )
     timeout_s: int = Field(30, ge=5, le=300)
     prompt: PromptKey | None = None
     on_fail: NodeId | None = Field(None, description="When nobody answers (default: the default queue)")
@@ -374,12 +387,38 @@ class ReturnNode(_Strict):
 
 
 Node = Annotated[
-    PlayNode | MenuNode | CollectNode | AskNode | ScriptNode | ConditionNode | SetNode | QueueNode
-    | TransferNode | CallbackNode | HangupNode | GotoNode | SubflowNode | ReturnNode,
+    PlayNode
+    | MenuNode
+    | CollectNode
+    | AskNode
+    | ScriptNode
+    | ConditionNode
+    | SetNode
+    | QueueNode
+    | TransferNode
+    | CallbackNode
+    | HangupNode
+    | GotoNode
+    | SubflowNode
+    | ReturnNode,
     Field(discriminator="kind"),
 ]
-NODE_KINDS = ("play", "menu", "collect", "ask", "script", "condition", "set", "queue", "transfer",
-              "callback", "hangup", "goto", "subflow", "return")
+NODE_KINDS = (
+    "play",
+    "menu",
+    "collect",
+    "ask",
+    "script",
+    "condition",
+    "set",
+    "queue",
+    "transfer",
+    "callback",
+    "hangup",
+    "goto",
+    "subflow",
+    "return",
+)
 TERMINAL_KINDS = frozenset({"queue", "transfer", "callback", "hangup", "return", "subflow"})
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -505,7 +544,10 @@ class FlowSpec(_Strict):
     """A whole flow file."""
 
     model_config = ConfigDict(
-        frozen=True, extra="forbid", populate_by_name=True, title="Switchboard call flow",
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        title="Switchboard call flow",
         json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
     )
 
@@ -515,7 +557,16 @@ class FlowSpec(_Strict):
     start: NodeId = Field(description="First node")
     defaults: Defaults = Field(default_factory=Defaults)
     apology: PromptKey | None = Field(None, description="Played when the flow fails (default: built-in text)")
-    prompts: dict[PromptKey, Annotated[PromptDef, BeforeValidator(_prompt_def)]] = Field(default_factory=dict)
+    prompts: dict[
+        PromptKey,
+        Annotated[
+            PromptDef,
+            BeforeValidator(
+                _prompt_def,
+                json_schema_input_type=PromptText | PromptDef,
+            ),
+        ],
+    ] = Field(default_factory=dict, description="Prompt key to text (shorthand for say:) or say:/file:")
     hours: dict[Name, BusinessHours] = Field(default_factory=dict, description="Named business hours")
     vip_lists: dict[Name, list[Annotated[str, StringConstraints(max_length=32)]]] = Field(
         default_factory=dict, description="Named lists of caller numbers (E.164 or national)"

@@ -32,10 +32,10 @@ _Signature = tuple[int, int]
 class ReloadReport:
     """What one reload did."""
 
-    loaded: tuple[str, ...] = ()      # new or changed flows now running
-    kept: tuple[str, ...] = ()        # changed files with problems: the previous good version keeps running
-    rejected: tuple[str, ...] = ()    # new files with problems: not running
-    removed: tuple[str, ...] = ()     # files deleted: no longer offered to new calls
+    loaded: tuple[str, ...] = ()  # new or changed flows now running
+    kept: tuple[str, ...] = ()  # changed files with problems: the previous good version keeps running
+    rejected: tuple[str, ...] = ()  # new files with problems: not running
+    removed: tuple[str, ...] = ()  # files deleted: no longer offered to new calls
     problems: tuple[FlowProblem, ...] = field(default_factory=tuple)
 
     @property
@@ -122,8 +122,9 @@ class FlowRegistry:
         for path in changed:
             name = flow_name_for(path)
             if by_name[name] != path:
-                self._problems[path] = (FlowProblem(str(path), None,
-                                                    f"flow name '{name}' is also used by {by_name[name]}"),)
+                self._problems[path] = (
+                    FlowProblem(str(path), None, f"flow name '{name}' is also used by {by_name[name]}"),
+                )
                 continue
             parsed, problems = parse_flow_file(path, max_bytes=self._max_bytes)
             if parsed is not None:

@@ -19,8 +19,11 @@ SCHEMA_ID = "https://switchboard.invalid/schemas/flow.schema.json"
 def flow_json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) every flow file follows."""
     schema = FlowSpec.model_json_schema(by_alias=True, mode="validation")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
-            **{k: v for k, v in schema.items() if k != "$schema"}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        **{k: v for k, v in schema.items() if k != "$schema"},
+    }
 
 
 def schema_text() -> str:

@@ -82,9 +82,8 @@ def exits_call(node: object) -> bool:
     kind = getattr(node, "kind", "")
     if kind in ("queue", "transfer", "callback", "hangup", "return", "subflow"):
         return True
-    if isinstance(node, (MenuNode, CollectNode)) and node.on_fail is None:
-        return True  # giving up hands the call to the default queue
-    return False
+    # a menu or collect that gives up without on_fail hands the call to the default queue
+    return isinstance(node, (MenuNode, CollectNode)) and node.on_fail is None
 
 
 def prompt_refs(spec: FlowSpec) -> list[tuple[str, tuple[str | int, ...]]]:
@@ -155,7 +154,10 @@ def check_flow(
             if edge.target in nodes:
                 targets.append(edge.target)
             elif edge.label.startswith("option"):
-                report(edge.path, f"menu '{node_id}' {edge.label} points nowhere: there is no node '{edge.target}'")
+                report(
+                    edge.path,
+                    f"menu '{node_id}' {edge.label} points nowhere: there is no node '{edge.target}'",
+                )
             else:
                 report(edge.path, f"node '{node_id}' {edge.label}: unknown node '{edge.target}'")
         graph[node_id] = targets
@@ -199,8 +201,10 @@ def _check_loops(
     for component in _cycles(graph, stuck):
         ordered = [n for n in spec.nodes if n in component]
         shown = " -> ".join([*ordered, ordered[0]])
-        report(("nodes", ordered[0]),
-               f"loop with no exit: {shown} never reaches a queue, transfer, callback or hang-up")
+        report(
+            ("nodes", ordered[0]),
+            f"loop with no exit: {shown} never reaches a queue, transfer, callback or hang-up",
+        )
 
 
 def _cycles(graph: Mapping[str, list[str]], within: set[str]) -> list[set[str]]:
@@ -253,9 +257,13 @@ def _check_prompts(
     report: Callable[[tuple[str | int, ...], str], None],
 ) -> None:
     for key, pdef in spec.prompts.items():
-        if pdef.say is None and pdef.file is not None and recording_exists is not None:
-            if not recording_exists(pdef.file):
-                report(("prompts", key), f"missing prompt '{key}': no recording '{pdef.file}' and no say: text")
+        if (
+            pdef.say is None
+            and pdef.file is not None
+            and recording_exists
+            and not recording_exists(pdef.file)
+        ):
+            report(("prompts", key), f"missing prompt '{key}': no recording '{pdef.file}' and no say: text")
     for key, path in prompt_refs(spec):
         if key in spec.prompts:
             continue
@@ -279,10 +287,16 @@ def _check_names(
         if isinstance(node, ConditionNode):
             for hours in node.if_.names("open"):
                 if hours not in spec.hours:
-                    report((*base, "if"), f"node '{node_id}': unknown business hours '{hours}' (define it under hours:)")
+                    report(
+                        (*base, "if"),
+                        f"node '{node_id}': unknown business hours '{hours}' (define it under hours:)",
+                    )
             for vip in node.if_.names("vip"):
                 if vip not in spec.vip_lists:
-                    report((*base, "if"), f"node '{node_id}': unknown VIP list '{vip}' (define it under vip_lists:)")
+                    report(
+                        (*base, "if"),
+                        f"node '{node_id}': unknown VIP list '{vip}' (define it under vip_lists:)",
+                    )
         elif isinstance(node, MenuNode):
             _check_menu(node_id, node, report)
         elif isinstance(node, ScriptNode):
@@ -326,8 +340,11 @@ def check_subflow_cycles(flows: Mapping[str, ParsedFlow]) -> list[FlowProblem]:
     """Flows that call each other round in a circle (main -> support -> main)."""
     calls: dict[str, list[tuple[str, str]]] = {}
     for name, parsed in flows.items():
-        calls[name] = [(node.flow, node_id) for node_id, node in parsed.flow.spec.nodes.items()
-                       if isinstance(node, SubflowNode) and node.flow in flows and node.flow != name]
+        calls[name] = [
+            (node.flow, node_id)
+            for node_id, node in parsed.flow.spec.nodes.items()
+            if isinstance(node, SubflowNode) and node.flow in flows and node.flow != name
+        ]
     graph = {name: [target for target, _ in edges] for name, edges in calls.items()}
     problems: list[FlowProblem] = []
     for component in _cycles(graph, set(graph)):
@@ -337,8 +354,11 @@ def check_subflow_cycles(flows: Mapping[str, ParsedFlow]) -> list[FlowProblem]:
                 if target in component:
                     parsed = flows[name]
                     line = parsed.lines.line_of(("nodes", node_id, "flow"))
-                    problems.append(FlowProblem(
-                        str(parsed.flow.path), line,
-                        f"sub-flow cycle: '{name}' calls '{target}', which leads back to '{name}'",
-                    ))
+                    problems.append(
+                        FlowProblem(
+                            str(parsed.flow.path),
+                            line,
+                            f"sub-flow cycle: '{name}' calls '{target}', which leads back to '{name}'",
+                        )
+                    )
     return problems

@@ -28,6 +28,9 @@ _NULL = {"", "~", "null", "Null", "NULL"}
 _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
 _STANDARD_TAG = "tag:yaml.org,2002:"
+_ALLOWED_TAGS = {
+    _STANDARD_TAG + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+}
 
 
 class YamlProblem(Exception):
@@ -86,12 +89,14 @@ class _Builder:
     def _spend(self, node: Node) -> None:
         self.budget -= 1
         if self.budget < 0:
-            raise YamlProblem(node.start_mark.line + 1, "the file is too complex (too many values or aliases)")
+            raise YamlProblem(
+                node.start_mark.line + 1, "the file is too complex (too many values or aliases)"
+            )
 
     def build(self, node: Node, path: Path_) -> Any:
         self._spend(node)
         self.index.lines.setdefault(path, node.start_mark.line + 1)
-        if not node.tag.startswith(_STANDARD_TAG) and node.tag != "!":
+        if node.tag not in _ALLOWED_TAGS and node.tag != "!":
             raise YamlProblem(node.start_mark.line + 1, f"unsupported YAML tag {node.tag!r}")
         self.depth += 1
         if self.depth > 64:
@@ -135,9 +140,19 @@ def _scalar(node: ScalarNode) -> Any:
     raw = node.value
     if node.style not in (None, ""):  # quoted or block scalar: always text (libyaml says "" for plain)
         return raw
-    if node.tag not in (_STANDARD_TAG + "str", _STANDARD_TAG + "int", _STANDARD_TAG + "float",
-                        _STANDARD_TAG + "bool", _STANDARD_TAG + "null", _STANDARD_TAG + "timestamp",
-                        _STANDARD_TAG + "value") and node.tag != "!":
+    if (
+        node.tag
+        not in (
+            _STANDARD_TAG + "str",
+            _STANDARD_TAG + "int",
+            _STANDARD_TAG + "float",
+            _STANDARD_TAG + "bool",
+            _STANDARD_TAG + "null",
+            _STANDARD_TAG + "timestamp",
+            _STANDARD_TAG + "value",
+        )
+        and node.tag != "!"
+    ):
         return raw
     if raw in _NULL:
         return None

@@ -30,8 +30,14 @@ class CallChannel(Protocol):
     async def say_digits(self, digits: str, escape_digits: str = "") -> str | None: ...
 
     async def record_file(
-        self, filename: str, fmt: str = "wav", escape_digits: str = "#", timeout_ms: int = 10000,
-        offset: int = 0, beep: bool = False, silence_s: int | None = None,
+        self,
+        filename: str,
+        fmt: str = "wav",
+        escape_digits: str = "#",
+        timeout_ms: int = 10000,
+        offset: int = 0,
+        beep: bool = False,
+        silence_s: int | None = None,
     ) -> RecordResult: ...
 
     async def set_variable(self, name: str, value: str) -> None: ...

@@ -45,4 +45,4 @@ def digits_problem(digits: str, node: CollectNode) -> str | None:
 def mask(digits: str) -> str:
     """``4111111111111111`` -> ``xxxxxxxxxxxx1111`` for records of sensitive input."""
     keep = 4 if len(digits) > 8 else 0
-    return "x" * (len(digits) - keep) + digits[len(digits) - keep:]
+    return "x" * (len(digits) - keep) + digits[len(digits) - keep :]

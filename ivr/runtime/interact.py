@@ -37,6 +37,11 @@ class Choice:
     key: str
     dtmf: str | None
     phrases: tuple[str, ...]
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or self.key
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class Question:
 @dataclass(frozen=True)
 class _Turn:
     choice: Choice | None
-    reason: str                      # dtmf, speech, timeout, invalid, unsure
+    reason: str  # dtmf, speech, timeout, invalid, unsure
     input: str
     text: str | None = None
     confidence: float | None = None
@@ -77,9 +82,18 @@ class Interaction:
     def begin(self) -> tuple[datetime, float]:
         return self.clock.now(), self.clock.monotonic()
 
-    def step(self, state: CallState, begun: tuple[datetime, float], node: str, kind: str, *,
-             input: str | None = None, recognised: str | None = None, confidence: float | None = None,
-             result: str | None = None) -> None:
+    def step(
+        self,
+        state: CallState,
+        begun: tuple[datetime, float],
+        node: str,
+        kind: str,
+        *,
+        input: str | None = None,
+        recognised: str | None = None,
+        confidence: float | None = None,
+        result: str | None = None,
+    ) -> None:
         """Append one step to the call's IVR path."""
         duration = max(0, round((self.clock.monotonic() - begun[1]) * 1000))
         state.steps.append(IvrStep(
@@ -96,15 +110,18 @@ class Interaction:
             return await self._play_def(channel, state, PromptDef(say=what.text), what.text[:30], escape)
         return None
 
-    async def play(self, channel: CallChannel, state: CallState, key: str | None, escape: str = "") -> str | None:
+    async def play(
+        self, channel: CallChannel, state: CallState, key: str | None, escape: str = ""
+    ) -> str | None:
         """Play a prompt of the current flow (a bare key is a recorded file name)."""
         if key is None:
             return None
         prompt = state.flow.prompt(key) if state.flow is not None else None
         return await self._play_def(channel, state, prompt or PromptDef(file=key), key, escape)
 
-    async def _play_def(self, channel: CallChannel, state: CallState, prompt: PromptDef, label: str,
-                        escape: str) -> str | None:
+    async def _play_def(
+        self, channel: CallChannel, state: CallState, prompt: PromptDef, label: str, escape: str
+    ) -> str | None:
         for filename in self.prompts.files_for(prompt, state.language):
             result = await channel.stream_file(filename, escape)
             if result.played:
@@ -114,8 +131,9 @@ class Interaction:
         return None
 
     # ---- choices (menus, yes/no) ---------------------------------------------------------------------
-    async def choose(self, channel: CallChannel, state: CallState, node: str, kind: str,
-                     choices: list[Choice], q: Question) -> Choice | None:
+    async def choose(
+        self, channel: CallChannel, state: CallState, node: str, kind: str, choices: list[Choice], q: Question
+    ) -> Choice | None:
         """Ask until a choice is made or retries run out (None). Speech failures fall back to keys."""
         matcher: PhraseMatcher[str] = PhraseMatcher((c.key, c.phrases) for c in choices)
         by_key = {c.key: c for c in choices}
@@ -127,11 +145,19 @@ class Interaction:
             begun = self.begin()
             turn = await self._turn(channel, state, lead, choices, q, matcher, by_key, digits)
             lead = Say(key=q.prompt)
-            result = f"choice:{turn.choice.key}" if turn.choice else turn.reason
+            result = f"choice:{turn.choice.name}" if turn.choice else turn.reason
             if turn.failure:
                 result += f" (speech {turn.failure}, keypad used)"
-            self.step(state, begun, node, kind, input=turn.input, recognised=turn.text,
-                      confidence=turn.confidence, result=result)
+            self.step(
+                state,
+                begun,
+                node,
+                kind,
+                input=turn.input,
+                recognised=turn.text,
+                confidence=turn.confidence,
+                result=result,
+            )
             if turn.choice is not None:
                 return turn.choice
             if turn.reason == "unsure" and not reprompted:
@@ -149,12 +175,23 @@ class Interaction:
             if pressed is not None and pressed in digits:
                 # a key pressed during the apology is an answer, not noise
                 choice = next(c for c in choices if c.dtmf == pressed)
-                self.step(state, self.begin(), node, kind, input=f"dtmf:{pressed}", result=f"choice:{choice.key}")
+                self.step(
+                    state, self.begin(), node, kind, input=f"dtmf:{pressed}", result=f"choice:{choice.name}"
+                )
                 return choice
 
-    async def _turn(self, channel: CallChannel, state: CallState, lead: Say, choices: list[Choice],
-                    q: Question, matcher: PhraseMatcher[str], by_key: dict[str, Choice], digits: str) -> _Turn:
-        use_speech = (q.speech and bool(matcher.grammar) and self.listener.available and not state.speech_down)
+    async def _turn(
+        self,
+        channel: CallChannel,
+        state: CallState,
+        lead: Say,
+        choices: list[Choice],
+        q: Question,
+        matcher: PhraseMatcher[str],
+        by_key: dict[str, Choice],
+        digits: str,
+    ) -> _Turn:
+        use_speech = q.speech and bool(matcher.grammar) and self.listener.available and not state.speech_down
         if not use_speech and lead.key == q.prompt and q.keypad_prompt:
             lead = Say(key=q.keypad_prompt)
         pressed = await self.say(channel, state, lead, digits)
@@ -164,8 +201,9 @@ class Interaction:
                 return _Turn(None, "timeout", "timeout")
         if pressed is not None:
             return _by_digit(pressed, choices)
-        heard = await self.listener.listen(channel, state, escape_digits=digits, listen_ms=q.listen_ms,
-                                           grammar=matcher.grammar)
+        heard = await self.listener.listen(
+            channel, state, escape_digits=digits, listen_ms=q.listen_ms, grammar=matcher.grammar
+        )
         if heard.digit is not None:
             return _by_digit(heard.digit, choices)
         if heard.failure is not None:
@@ -189,8 +227,9 @@ class Interaction:
         return pressed
 
     # ---- digits --------------------------------------------------------------------------------------
-    async def collect(self, channel: CallChannel, state: CallState, node_id: str, node: CollectNode,
-                      defaults: Defaults) -> str | None:
+    async def collect(
+        self, channel: CallChannel, state: CallState, node_id: str, node: CollectNode, defaults: Defaults
+    ) -> str | None:
         """Collect valid digits into ``node.into``; None after the last retry."""
         retries = node.retries if node.retries is not None else defaults.retries
         timeout_ms = node.timeout_ms or defaults.timeout_ms
@@ -201,8 +240,14 @@ class Interaction:
             digits = clean_digits(raw)
             problem = "timeout" if not digits else digits_problem(digits, node)
             shown = mask(digits) if node.masked else raw
-            self.step(state, begun, node_id, "collect", input=shown or "timeout",
-                      result=f"invalid:{problem}" if problem and problem != "timeout" else problem or "ok")
+            self.step(
+                state,
+                begun,
+                node_id,
+                "collect",
+                input=shown or "timeout",
+                result=f"invalid:{problem}" if problem and problem != "timeout" else problem or "ok",
+            )
             if problem is None:
                 state.set_var(node.into, digits, sensitive=node.masked)
                 if node.read_back:
@@ -218,7 +263,9 @@ class Interaction:
                 miss = node.invalid_prompt or defaults.invalid_prompt
                 await self.say(channel, state, Say(key=miss) if miss else Say(text=texts.INVALID_DIGITS))
 
-    async def _read_keys(self, channel: CallChannel, state: CallState, node: CollectNode, timeout_ms: int) -> str:
+    async def _read_keys(
+        self, channel: CallChannel, state: CallState, node: CollectNode, timeout_ms: int
+    ) -> str:
         """Keys as pressed until the terminator (after some digit), max digits, or a timeout."""
         raw = ""
         pressed = await self.play(channel, state, node.prompt, ALL_KEYS)
@@ -236,8 +283,9 @@ class Interaction:
         return raw
 
     # ---- free speech ---------------------------------------------------------------------------------
-    async def ask_free(self, channel: CallChannel, state: CallState, node_id: str, node: AskNode,
-                       defaults: Defaults) -> Intent | None:
+    async def ask_free(
+        self, channel: CallChannel, state: CallState, node_id: str, node: AskNode, defaults: Defaults
+    ) -> Intent | None:
         """'Tell us why you are calling': an intent, or None for the grammar-menu fallback."""
         begun = self.begin()
         if not (defaults.speech and self.listener.free_speech_ok and not state.speech_down):
@@ -249,20 +297,38 @@ class Interaction:
         for attempt in range(2):  # one re-prompt when unsure
             begun = self.begin()
             pressed = await self.say(channel, state, lead, ALL_KEYS)
-            heard = Heard(digit=pressed) if pressed is not None else await self.listener.listen(
-                channel, state, escape_digits="0123456789*", listen_ms=defaults.listen_ms, grammar=None)
+            heard = (
+                Heard(digit=pressed)
+                if pressed is not None
+                else await self.listener.listen(
+                    channel, state, escape_digits="0123456789*", listen_ms=defaults.listen_ms, grammar=None
+                )
+            )
             if heard.digit is not None:
                 self.step(state, begun, node_id, "ask", input=f"dtmf:{heard.digit}", result="fallback:keys")
                 return None
             if heard.failure is not None:
-                self.step(state, begun, node_id, "ask", input="speech", result=f"fallback:speech-{heard.failure}")
+                self.step(
+                    state, begun, node_id, "ask", input="speech", result=f"fallback:speech-{heard.failure}"
+                )
                 return None
             match = matcher.match(heard.text or "")
             sure = match is not None and (heard.confidence or 0.0) >= min_conf
-            result = f"intent:{node.intents[match.choice].name}" if match and sure else (
-                "unsure" if match else ("silence" if heard.silent else "no-match"))
-            self.step(state, begun, node_id, "ask", input="speech", recognised=heard.text,
-                      confidence=heard.confidence, result=result)
+            result = (
+                f"intent:{node.intents[match.choice].name}"
+                if match and sure
+                else ("unsure" if match else ("silence" if heard.silent else "no-match"))
+            )
+            self.step(
+                state,
+                begun,
+                node_id,
+                "ask",
+                input="speech",
+                recognised=heard.text,
+                confidence=heard.confidence,
+                result=result,
+            )
             if match is not None and sure:
                 return node.intents[match.choice]
             if attempt == 0:
@@ -278,10 +344,13 @@ def _by_digit(digit: str, choices: list[Choice]) -> _Turn:
     return _Turn(None, "invalid", f"dtmf:{digit}")
 
 
-def _from_speech(heard: Heard, matcher: PhraseMatcher[str], by_key: dict[str, Choice],
-                 min_confidence: float) -> _Turn:
-    if heard.silent or not heard.text:
-        return _Turn(None, "timeout", "speech:silence", heard.text or None, heard.confidence)
+def _from_speech(
+    heard: Heard, matcher: PhraseMatcher[str], by_key: dict[str, Choice], min_confidence: float
+) -> _Turn:
+    if heard.silent:
+        return _Turn(None, "timeout", "speech:silence")
+    if not heard.text:
+        return _Turn(None, "invalid", "speech", "", heard.confidence)
     match = matcher.match(heard.text)
     if match is None:
         return _Turn(None, "invalid", "speech", heard.text, heard.confidence)

@@ -69,10 +69,10 @@ class ListenConfig:
 
     spool_dir: Path
     asterisk_spool_dir: str
-    deadline: float = 0.8                     # passed to the engine
-    grace: float = 0.1                        # our own guard fires this much later, whatever the engine does
+    deadline: float = 0.8  # passed to the engine
+    grace: float = 0.1  # our own guard fires this much later, whatever the engine does
     silence_s: int = 2
-    max_recording_bytes: int = 8000 * 2 * 60 + WAV_HEADER_BYTES   # one minute of 8 kHz 16-bit mono
+    max_recording_bytes: int = 8000 * 2 * 60 + WAV_HEADER_BYTES  # one minute of 8 kHz 16-bit mono
 
 
 def failure_kind(exc: BaseException) -> str:
@@ -129,8 +129,9 @@ class Listener:
         local = self.config.spool_dir / f"{name}.wav"
         escape = "#" + "".join(d for d in escape_digits if d != "#")
         try:
-            result = await channel.record_file(remote, "wav", escape_digits=escape, timeout_ms=listen_ms,
-                                               silence_s=self.config.silence_s)
+            result = await channel.record_file(
+                remote, "wav", escape_digits=escape, timeout_ms=listen_ms, silence_s=self.config.silence_s
+            )
             if result.digit is not None and result.digit != "#":
                 return Heard(digit=result.digit)
             if result.endpos <= 0:
@@ -143,11 +144,14 @@ class Listener:
         return heard
 
     async def _recognise(self, state: CallState, local: Path, grammar: Sequence[str] | None) -> Heard:
-        try:
-            size = local.stat().st_size
-        except OSError:
-            log.warning("caller recording not found call_id=%s path=%s (check ivr.spool_dir maps "
-                        "ivr.asterisk_spool_dir)", state.call_id, local)
+        size = _file_size(local)
+        if size is None:
+            log.warning(
+                "caller recording not found call_id=%s path=%s (check ivr.spool_dir maps "
+                "ivr.asterisk_spool_dir)",
+                state.call_id,
+                local,
+            )
             return Heard(failure="missing-file")
         if size <= WAV_HEADER_BYTES:
             return Heard(silent=True)
@@ -164,23 +168,36 @@ class Listener:
         try:
             recognition = await self._bounded(coro)
         except _Deadline:
-            log.warning("speech deadline passed call_id=%s engine=%s deadline=%.2f", state.call_id,
-                        _engine_name(speech), self.config.deadline)
+            log.warning(
+                "speech deadline passed call_id=%s engine=%s deadline=%.2f",
+                state.call_id,
+                _engine_name(speech),
+                self.config.deadline,
+            )
             return Heard(failure="timeout")
         except Exception as exc:
             kind = failure_kind(exc)
-            log.warning("speech failed call_id=%s engine=%s kind=%s error=%s", state.call_id,
-                        _engine_name(speech), kind, safe_text(str(exc), 200))
+            log.warning(
+                "speech failed call_id=%s engine=%s kind=%s error=%s",
+                state.call_id,
+                _engine_name(speech),
+                kind,
+                safe_text(str(exc), 200),
+            )
             return Heard(failure=kind)
         text = safe_text(str(getattr(recognition, "text", "") or ""))
         try:
             confidence = min(1.0, max(0.0, float(getattr(recognition, "confidence", 0.0))))
         except (TypeError, ValueError):
             confidence = 0.0
-        log.debug("speech recognised call_id=%s seconds=%.3f confidence=%.2f", state.call_id,
-                  self.clock.monotonic() - started, confidence)
+        log.debug(
+            "speech recognised call_id=%s seconds=%.3f confidence=%.2f",
+            state.call_id,
+            self.clock.monotonic() - started,
+            confidence,
+        )
         if not normalise(text):
-            return Heard(silent=True, text="", confidence=confidence)
+            return Heard(text="", confidence=confidence)  # heard something, but nothing it knows
         return Heard(text=text, confidence=confidence)
 
     async def _bounded(self, coro: object) -> Recognised:
@@ -209,6 +226,14 @@ def _engine_name(speech: SpeechPort) -> str:
         return str(speech.name)
     except Exception:
         return "?"
+
+
+def _file_size(path: Path) -> int | None:
+    # one stat on a local spool: too cheap for a worker thread
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def _delete(path: Path, call_id: str) -> None:

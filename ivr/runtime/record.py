@@ -10,13 +10,13 @@ from datetime import datetime
 class Outcome(enum.StrEnum):
     """How a call left the IVR."""
 
-    RESOLVED = "resolved"        # self-service fixed it (a deflection)
-    QUEUED = "queued"            # handed to the ACD
+    RESOLVED = "resolved"  # self-service fixed it (a deflection)
+    QUEUED = "queued"  # handed to the ACD
     TRANSFERRED = "transferred"  # dialled elsewhere and answered
-    CALLBACK = "callback"        # a callback request was taken
-    ENDED = "ended"              # the flow hung up on purpose (closed message, information only)
-    ABANDONED = "abandoned"      # the caller hung up in the IVR
-    ERROR = "error"              # the flow failed; the caller was sent to the default queue
+    CALLBACK = "callback"  # a callback request was taken
+    ENDED = "ended"  # the flow hung up on purpose (closed message, information only)
+    ABANDONED = "abandoned"  # the caller hung up in the IVR
+    ERROR = "error"  # the flow failed; the caller was sent to the default queue
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,10 @@ class IvrStep:
     kind: str
     started: datetime
     duration_ms: int
-    input: str | None = None          # digits (masked when sensitive), "timeout", "speech", "hangup"...
-    recognised: str | None = None     # what the speech engine heard
+    input: str | None = None  # digits (masked when sensitive), "timeout", "speech", "hangup"...
+    recognised: str | None = None  # what the speech engine heard
     confidence: float | None = None
-    result: str | None = None         # the branch taken: next node, option, outcome
+    result: str | None = None  # the branch taken: next node, option, outcome
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,12 @@ class RegionMap:
 
     def __post_init__(self) -> None:
         for key in self.mapping:
-            if key != "default" and not (re.fullmatch(r"\+\d{1,15}", key) or re.fullmatch(r"[A-Za-z]{2}", key)):
-                raise ValueError(f"region map key '{key}' is neither a country code (GB) nor a prefix (+4420)")
+            if key != "default" and not (
+                re.fullmatch(r"\+\d{1,15}", key) or re.fullmatch(r"[A-Za-z]{2}", key)
+            ):
+                raise ValueError(
+                    f"region map key '{key}' is neither a country code (GB) nor a prefix (+4420)"
+                )
 
     def region_for(self, caller_number: str) -> str | None:
         """The region for a caller number as received, or the map's default (None when there is none)."""

@@ -3,8 +3,8 @@
 from surveys.gateways.base import (
     GatewayError,
     GatewayRejected,
-    GatewayUncertain,
     GatewayUnavailable,
+    GatewayUncertain,
     InboundHandlers,
     SmsGateway,
 )
@@ -12,8 +12,8 @@ from surveys.gateways.base import (
 __all__ = [
     "GatewayError",
     "GatewayRejected",
-    "GatewayUncertain",
     "GatewayUnavailable",
+    "GatewayUncertain",
     "InboundHandlers",
     "SmsGateway",
 ]

@@ -12,8 +12,8 @@ import httpx
 
 from surveys.gateways.base import (
     GatewayRejected,
-    GatewayUncertain,
     GatewayUnavailable,
+    GatewayUncertain,
     InboundHandlers,
 )
 from surveys.gateways.gsm import is_gsm7
@@ -61,7 +61,9 @@ class KannelGateway:
 
     async def start(self, handlers: InboundHandlers) -> None:
         if self._client is None:
-            limits = httpx.Limits(max_connections=self._max_connections, max_keepalive_connections=self._max_connections)
+            limits = httpx.Limits(
+                max_connections=self._max_connections, max_keepalive_connections=self._max_connections
+            )
             timeout = httpx.Timeout(self._timeout, connect=min(self._timeout, 5.0), pool=self._timeout)
             self._client = httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False)
 
@@ -101,19 +103,30 @@ class KannelGateway:
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise GatewayUnavailable(f"kannel unreachable: {self._scrub(exc)}") from None
         except httpx.TimeoutException as exc:
-            raise GatewayUncertain(f"kannel did not answer in {self._timeout:g}s: {self._scrub(exc)}") from None
+            raise GatewayUncertain(
+                f"kannel did not answer in {self._timeout:g}s: {self._scrub(exc)}"
+            ) from None
         except httpx.TransportError as exc:
             raise GatewayUncertain(f"kannel connection failed mid-request: {self._scrub(exc)}") from None
         body = response.text.strip()[:120]
         status = response.status_code
         if 200 <= status < 300:
-            log.debug("kannel accepted call_id=%s survey_id=%s to=%s answer=%r",
-                      sms.call_id, sms.survey_id, mask(sms.to), body)
+            log.debug(
+                "kannel accepted call_id=%s survey_id=%s to=%s answer=%r",
+                sms.call_id,
+                sms.survey_id,
+                mask(sms.to),
+                body,
+            )
             return SendReceipt(gateway=self.name, message_id=None, detail=body)
         if status >= 500 or status in _RETRYABLE_4XX:
             if status in (401, 403):
-                log.error("kannel refused our credentials status=%d answer=%r: check kannel_username/"
-                          "kannel_password and the sendsms-user group", status, body)
+                log.error(
+                    "kannel refused our credentials status=%d answer=%r: check kannel_username/"
+                    "kannel_password and the sendsms-user group",
+                    status,
+                    body,
+                )
             raise GatewayUnavailable(f"kannel answered {status}: {body}")
         raise GatewayRejected(f"kannel refused the message ({status}): {body}")
 

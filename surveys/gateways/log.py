@@ -30,7 +30,10 @@ class LogGateway:
         self.sent.append(sms)
         log.info(
             "survey sms not sent (log gateway) call_id=%s survey_id=%s to=%s chars=%d",
-            sms.call_id, sms.survey_id, mask(sms.to), len(sms.text),
+            sms.call_id,
+            sms.survey_id,
+            mask(sms.to),
+            len(sms.text),
         )
         return SendReceipt(gateway=self.name, message_id=f"log-{sms.survey_id}-{sms.attempt}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,10 +32,17 @@ class Chunk:
 
 @dataclass
 class Exchange:
-    """An action the golden client sent and the chunks Asterisk sent until the next action."""
+    """An action the golden client sent and the bytes Asterisk sent because of it.
+
+    Several actions may be sent before any reply (``basic`` pipelines eight), so replies are assigned
+    message by message: a message carrying the action's ActionID belongs to it, and events without one
+    belong to the action answered just before them. The original TCP chunk boundaries inside those
+    bytes are kept (``gv0``'s reply stays split in two chunks).
+    """
 
     action: AmiMessage
-    replies: list[Chunk] = field(default_factory=list)
+    replies: list[bytes] = field(default_factory=list)
+    replied_at: float | None = None
 
     @property
     def name(self) -> str:
@@ -48,7 +56,10 @@ class Exchange:
         """The reply chunks, with the golden ActionID replaced by ``action_id``."""
         old = f"ActionID: {self.action_id}\r\n".encode()
         new = f"ActionID: {action_id}\r\n".encode()
-        return [chunk.data.replace(old, new) for chunk in self.replies]
+        return [chunk.replace(old, new) for chunk in self.replies]
+
+
+_ACTION_ID = re.compile(rb"(?:^|\r\n)ActionID: ([^\r\n]*)\r\n")
 
 
 class Transcript:
@@ -73,25 +84,28 @@ class Transcript:
     def server_bytes(self) -> bytes:
         return b"".join(self.server_chunks)
 
-    @property
-    def greeting(self) -> list[bytes]:
-        """Chunks Asterisk sent before the first action (the banner)."""
-        out = []
-        for chunk in self.chunks:
-            if chunk.direction == ">>>":
-                break
-            out.append(chunk.data)
-        return out
-
     def exchanges(self) -> list[Exchange]:
         parser = AmiParser(expect_banner=False, kinds=("Action",))
         result: list[Exchange] = []
+        batch: list[Exchange] = []
+        segment: list[Chunk] = []
+
+        def flush() -> None:
+            if batch and segment:
+                _assign(batch, segment)
+
         for chunk in self.chunks:
             if chunk.direction == ">>>":
+                if segment:
+                    flush()
+                    batch, segment = [], []
                 for action in parser.feed(chunk.data):
-                    result.append(Exchange(action))
-            elif result:
-                result[-1].replies.append(chunk)
+                    exchange = Exchange(action)
+                    batch.append(exchange)
+                    result.append(exchange)
+            elif batch:
+                segment.append(chunk)
+        flush()
         return result
 
     def exchange(self, action_id: str) -> Exchange:
@@ -99,6 +113,33 @@ class Transcript:
             if exchange.action_id == action_id:
                 return exchange
         raise KeyError(action_id)
+
+
+def _assign(batch: list[Exchange], segment: list[Chunk]) -> None:
+    data = b"".join(c.data for c in segment)
+    starts: list[int] = []
+    offset = 0
+    for chunk in segment:
+        starts.append(offset)
+        offset += len(chunk.data)
+    cuts = {*starts[1:], offset}
+    by_id = {e.action_id: e for e in batch}
+    owner = batch[0]
+    start = 0
+    while start < len(data):
+        end = data.find(b"\r\n\r\n", start)
+        end = len(data) if end < 0 else end + 4
+        match = _ACTION_ID.search(data, start, end)
+        if match and match.group(1).decode() in by_id:
+            owner = by_id[match.group(1).decode()]
+        inner = sorted(c for c in cuts if start < c < end)
+        pieces = [data[a:b] for a, b in zip([start, *inner], [*inner, end], strict=True)]
+        if owner.replies and start not in cuts and start != 0:
+            owner.replies[-1] += pieces.pop(0)  # continues the chunk the previous message ended in
+        owner.replies.extend(pieces)
+        if owner.replied_at is None:
+            owner.replied_at = segment[max(i for i, s in enumerate(starts) if s <= start)].at
+        start = end
 
 
 class ServerSession:
@@ -149,10 +190,10 @@ class ScriptedAmiServer:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop_listening(self) -> None:
-        """Refuse new connections (existing sessions stay)."""
+        """Refuse new connections (existing sessions stay open)."""
         if self._server is not None:
+            # Not wait_closed(): from Python 3.12 on it also waits for the open sessions to end.
             self._server.close()
-            await self._server.wait_closed()
             self._server = None
 
     async def close(self) -> None:
@@ -263,7 +304,7 @@ def golden() -> Callable[..., Handler]:
     return golden_handler
 
 
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
     """Wait (real time, for socket I/O) until ``condition()`` holds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

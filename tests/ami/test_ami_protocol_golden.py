@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,7 +31,7 @@ def as_tuples(messages: list[AmiMessage]) -> list[tuple]:
 
 def rechunk(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
-    return [data[a:b] for a, b in zip(points, points[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(points)]
 
 
 def test_every_golden_transcript_parses_the_same_in_original_chunks_and_in_one_chunk(all_transcripts):
@@ -111,7 +113,8 @@ def test_latin1_caller_name_and_binary_variable_value_keep_the_event():
         b"Asterisk Call Manager/11.0.0\r\n"
         b"Event: Newchannel\r\nChannel: PJSIP/trunk-00000001\r\nCallerIDName: Caf\xe9 Ol\xe9\r\n"
         b"Uniqueid: 1.1\r\n\r\n"
-        b"Event: VarSet\r\nChannel: PJSIP/trunk-00000001\r\nVariable: SB_NOTE\r\nValue: \xff\xfe\x00ok\r\n\r\n"
+        b"Event: VarSet\r\nChannel: PJSIP/trunk-00000001\r\nVariable: SB_NOTE\r\n"
+        b"Value: \xff\xfe\x00ok\r\n\r\n"
     )
     parser = AmiParser()
     messages = [m for i in range(len(data)) for m in parser.feed(data[i : i + 1])]
@@ -147,14 +150,16 @@ def test_garbage_blocks_are_dropped_and_reported_and_parsing_goes_on():
 
 
 def test_lines_without_colon_inside_a_message_are_kept_as_body():
-    messages = parse_stream([b"Response: Follows\r\nActionID: c1\r\nsome output\r\n--END COMMAND--\r\n\r\n"],
-                            expect_banner=False)
+    messages = parse_stream(
+        [b"Response: Follows\r\nActionID: c1\r\nsome output\r\n--END COMMAND--\r\n\r\n"], expect_banner=False
+    )
     assert messages[0].body == ("some output", "--END COMMAND--")
 
 
 def test_repeated_headers_keep_every_value():
     messages = parse_stream(
-        [b"Event: Status\r\nChanVariable: A=1\r\nChanVariable: B=2\r\nChannel: x\r\n\r\n"], expect_banner=False
+        [b"Event: Status\r\nChanVariable: A=1\r\nChanVariable: B=2\r\nChannel: x\r\n\r\n"],
+        expect_banner=False,
     )
     assert messages[0].fields["ChanVariable"] == "A=1"
     assert messages[0].get_all("ChanVariable") == ["A=1", "B=2"]
@@ -193,7 +198,9 @@ def test_arbitrary_bytes_never_crash_the_parser(chunks):
 
 
 header_name = st.text(
-    alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters=":"), min_size=1, max_size=12
+    alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters=":"),
+    min_size=1,
+    max_size=12,
 )
 header_value = st.text(
     alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\r\n"), max_size=30

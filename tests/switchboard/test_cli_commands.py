@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import signal
 import socket
@@ -148,6 +149,16 @@ def test_demo_rejects_a_bad_speed_with_a_usage_line(tmp_path: Path) -> None:
 
 
 # --- serve/demo hand-off, exercised in-process with a stand-in for the lead's switchboard.app -----------
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """In-process cli.main() installs its log handler on the root logger: put the test runner's back."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = saved_handlers
+    root.setLevel(saved_level)
 
 
 @pytest.fixture

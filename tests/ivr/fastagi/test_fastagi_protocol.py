@@ -16,6 +16,7 @@ from ivr.fastagi.protocol import (
     encode_command,
     parse_agi_args,
     parse_reply_line,
+    parse_reply_line_slow,
     token_arg,
     value_arg,
 )
@@ -188,3 +189,21 @@ def test_reply_assembler_fuzz_never_raises_anything_but_protocol_error(lines):
         except AgiProtocolError:
             continue
         assert reply is None or isinstance(reply, AgiReply)
+
+
+@settings(max_examples=300)
+@given(
+    st.text(alphabet="-0123456789 ()endpos=xt", max_size=30),
+    st.sampled_from(["200 result=", "200 result=1 (", "200 result=0 endpos="]),
+)
+def test_fast_reply_path_agrees_with_the_general_parser(tail, head):
+    line = head + tail
+    try:
+        slow = parse_reply_line_slow(line)
+    except AgiProtocolError:
+        slow = None
+    try:
+        fast = parse_reply_line(line)
+    except AgiProtocolError:
+        fast = None
+    assert fast == slow

@@ -1,0 +1,194 @@
+"""The ACD on the AMI client: the AsteriskPort adapter, and AMI events translated into ACD signals.
+
+This is the one place where AMI errors become the ACD's (``ChannelGoneError``, ``PortError``) and AMI
+event headers become typed domain events. Only the ``name`` and ``fields`` of events are read, as the
+golden transcripts spell them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from acd.errors import ChannelGoneError, PortError
+from acd.ports import (
+    AcdSignal,
+    AsteriskResynced,
+    BridgeEntered,
+    ChannelHungUp,
+    ChannelVariableSet,
+    ContactChanged,
+    DeviceStateChanged,
+    DialEnded,
+    DialStarted,
+    HoldStarted,
+    LiveChannel,
+    OriginateResult,
+)
+from ami.client import AmiClient
+from ami.errors import AmiActionError, AmiError
+from ami.events import AmiEvent
+
+log = logging.getLogger(__name__)
+
+EVENT_NAMES = (
+    "Hangup", "DialBegin", "DialEnd", "BridgeEnter", "DeviceStateChange", "ContactStatus", "PeerStatus",
+    "VarSet", "MusicOnHoldStart", "OriginateResponse",
+)  # fmt: skip
+_GONE_MARKERS = ("does not exist", "no such channel")
+
+
+def _gone(exc: AmiActionError) -> bool:
+    text = (exc.message or "").lower()
+    return any(m in text for m in _GONE_MARKERS)
+
+
+class AmiAsteriskPort:
+    """AsteriskPort on ``ami.client.AmiClient``."""
+
+    def __init__(self, client: AmiClient) -> None:
+        self.client = client
+
+    async def _do(self, what: str, coro: Any) -> Any:
+        try:
+            return await coro
+        except AmiActionError as exc:
+            if _gone(exc):
+                raise ChannelGoneError(f"{what}: {exc.message}") from exc
+            raise PortError(f"{what}: {exc.message}") from exc
+        except AmiError as exc:
+            raise PortError(f"{what}: {exc}") from exc
+        except ValueError as exc:  # a value with CR/LF never reaches the socket
+            raise PortError(f"{what}: refused value: {exc}") from exc
+
+    async def redirect(
+        self, channel: str, context: str, exten: str = "s", priority: int = 1, *,
+        variables: Mapping[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        for name, value in (variables or {}).items():
+            await self._do(f"Setvar {name} on {channel}", self.client.setvar(channel, name, value))
+        await self._do(f"Redirect {channel}", self.client.redirect(channel, context, exten, priority))
+
+    async def hangup(self, channel: str) -> None:
+        try:
+            await self._do(f"Hangup {channel}", self.client.hangup(channel))
+        except ChannelGoneError:
+            log.debug("hangup of a channel already gone channel=%s", channel)
+
+    async def originate(
+        self, *, channel: str, context: str, exten: str = "s", priority: int = 1, caller_id: str | None = None,
+        timeout_ms: int | None = None, variables: Mapping[str, str] | None = None, action_id: str,
+    ) -> None:  # fmt: skip
+        await self._do(
+            f"Originate {channel}",
+            self.client.originate(channel=channel, context=context, exten=exten, priority=priority,
+                                  caller_id=caller_id, timeout_ms=timeout_ms, variables=variables,
+                                  action_id=action_id),
+        )  # fmt: skip
+
+    async def live_channels(self) -> list[LiveChannel]:
+        events = await self._do("CoreShowChannels", self.client.core_show_channels())
+        return [live_channel(e) for e in events]
+
+    async def get_variable(self, channel: str, name: str) -> str | None:
+        try:
+            return await self._do(f"Getvar {name}", self.client.getvar(channel, name))
+        except ChannelGoneError:
+            return None
+
+
+def _duration(text: str) -> float:
+    """``HH:MM:SS`` -> seconds (0 when unreadable)."""
+    try:
+        parts = [int(p) for p in text.split(":")]
+    except ValueError:
+        return 0.0
+    total = 0
+    for p in parts:
+        total = total * 60 + p
+    return float(total)
+
+
+def live_channel(event: AmiEvent) -> LiveChannel:
+    f = event.fields
+    return LiveChannel(
+        channel=f.get("Channel", ""), uniqueid=f.get("Uniqueid", ""), context=f.get("Context", ""),
+        exten=f.get("Exten", ""), application=f.get("Application", ""), bridge_id=f.get("BridgeId", ""),
+        duration_seconds=_duration(f.get("Duration", "")), caller_number=f.get("CallerIDNum", ""),
+    )  # fmt: skip
+
+
+def translate(event: AmiEvent) -> AcdSignal | None:
+    """The ACD signal an AMI event means, or None when the ACD does not care about it."""
+    f = event.fields
+    name = event.name
+    if name == "Hangup":
+        cause = f.get("Cause", "")
+        return ChannelHungUp(f.get("Channel", ""), f.get("Uniqueid", ""), int(cause) if cause.isdigit() else None,
+                             f.get("Cause-txt", ""))  # fmt: skip
+    if name == "DialEnd":
+        if not f.get("Uniqueid"):  # the originate leg of a Local channel: no caller side
+            return None
+        return DialEnded(f.get("Channel", ""), f["Uniqueid"], f.get("DestChannel", ""), f.get("DialStatus", ""))
+    if name == "DialBegin":
+        if not f.get("Uniqueid"):
+            return None
+        return DialStarted(f.get("Channel", ""), f["Uniqueid"], f.get("DestChannel", ""), f.get("DestUniqueid", ""))
+    if name == "BridgeEnter":
+        return BridgeEntered(f.get("Channel", ""), f.get("Uniqueid", ""), f.get("BridgeUniqueid", ""))
+    if name == "DeviceStateChange":
+        return DeviceStateChanged(f.get("Device", ""), f.get("State", ""))
+    if name == "ContactStatus":
+        endpoint = f.get("EndpointName", "")
+        return ContactChanged(f"PJSIP/{endpoint}", f.get("ContactStatus", "")) if endpoint else None
+    if name == "PeerStatus":
+        peer, status = f.get("Peer", ""), f.get("PeerStatus", "")
+        return ContactChanged(peer, status) if peer else None
+    if name == "VarSet":
+        variable = f.get("Variable", "")
+        if not variable.startswith("SB_"):
+            return None
+        return ChannelVariableSet(f.get("Channel", ""), f.get("Uniqueid", ""), variable, f.get("Value", ""))
+    if name == "MusicOnHoldStart":
+        return HoldStarted(f.get("Channel", ""), f.get("Uniqueid", ""))
+    if name == "OriginateResponse":
+        reason = f.get("Reason", "")
+        return OriginateResult(f.get("ActionID", ""), f.get("Response", "") == "Success", f.get("Channel", ""),
+                               f.get("Uniqueid", ""), int(reason) if reason.isdigit() else None)  # fmt: skip
+    return None
+
+
+class SignalHandler:
+    """Anything with ``async handle(signal)`` (AcdService)."""
+
+    async def handle(self, signal: AcdSignal) -> None: ...  # pragma: no cover
+
+
+class AmiGlue:
+    """Feeds translated AMI events to the ACD and reconciles after every (re)connect."""
+
+    def __init__(self, client: AmiClient, handler: SignalHandler) -> None:
+        self.client = client
+        self.handler = handler
+        client.on_resync(self._resync)
+
+    async def _resync(self, events: list[AmiEvent]) -> None:
+        channels = tuple(live_channel(e) for e in events if e.name == "CoreShowChannel")
+        log.info("acd resync after AMI (re)connect channels=%d", len(channels))
+        await self.handler.handle(AsteriskResynced(channels))
+
+    async def run(self) -> None:
+        """Consume events until cancelled; a failing handler is logged and the stream goes on."""
+        subscription = self.client.subscribe(EVENT_NAMES)
+        try:
+            async for event in subscription:
+                signal = translate(event)
+                if signal is None:
+                    continue
+                try:
+                    await self.handler.handle(signal)
+                except Exception:
+                    log.exception("acd failed on %s uniqueid=%s", event.name, event.fields.get("Uniqueid", ""))
+        finally:
+            subscription.close()

@@ -1,0 +1,677 @@
+"""AcdService: the IVR's CallQueue, the agent life cycle from Asterisk's signals, callbacks and recovery.
+
+It owns the reactions (what happens when a caller hangs up, an agent does not answer, a softphone
+unregisters...) and delegates matching to the Dispatcher. State is in Redis (AcdStore), the record in SQL
+(AcdRepository, optional), and Asterisk is reached only through the AsteriskPort.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from acd import agent_state
+from acd.agent_state import AgentEvent
+from acd.dispatcher import Dispatcher
+from acd.errors import (
+    AcdValidationError,
+    ChannelGoneError,
+    PortError,
+    StoreError,
+    UnknownAgentError,
+)
+from acd.model import (
+    NUMBER_RE,
+    AcdConfig,
+    AgentStatus,
+    Assignment,
+    CallStatus,
+    PreferenceKind,
+    Queue,
+    RelaxAction,
+    WaitingCall,
+    check_name,
+)
+from acd.policy import estimated_wait, next_step_at, scope_at
+from acd.ports import (
+    AcdSignal,
+    AsteriskPort,
+    AsteriskResynced,
+    BridgeEntered,
+    ChannelHungUp,
+    ChannelVariableSet,
+    ContactChanged,
+    DeviceStateChanged,
+    DialEnded,
+    DialStarted,
+    HoldStarted,
+    LiveChannel,
+    OriginateResult,
+)
+from acd.repository import AcdRepository
+from acd.store import AcdStore, EnqueueOutcome
+from ivr.ports import QueueRequest
+from switchboard.clock import Clock
+from switchboard.ids import new_id
+from switchboard.settings import AcdSettings
+
+log = logging.getLogger(__name__)
+
+RONA_REASONS = {"NOANSWER": "no answer", "BUSY": "busy", "CHANUNAVAIL": "unavailable", "CONGESTION": "unavailable"}
+UNREGISTERED_DEVICE = frozenset({"UNAVAILABLE", "INVALID"})
+BUSY_DEVICE = frozenset({"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"})
+REGISTERED_CONTACT = frozenset({"Created", "Reachable", "NonQualified", "Updated"})
+UNREGISTERED_CONTACT = frozenset({"Removed", "Unreachable"})
+SAFE_VALUE = re.compile(r"[^A-Za-z0-9_.+@/-]")
+CALLBACK_ACTION_PREFIX = "sbcb-"
+
+
+@dataclass(frozen=True)
+class HoldInfo:
+    """What the hold loop announces to a waiting caller."""
+
+    call_id: str
+    position: int
+    waiting: int
+    estimated_wait_seconds: float
+    callback_offered: bool
+    announce_every_seconds: int
+
+
+def safe(value: str) -> str:
+    """A value that can go into a channel variable or dial string without adding options."""
+    return SAFE_VALUE.sub("", value)[:80]
+
+
+class AcdService:
+    """The ACD's application service (implements ivr.ports.CallQueue)."""
+
+    def __init__(
+        self, store: AcdStore, port: AsteriskPort, clock: Clock, settings: AcdSettings | None = None, *,
+        repository: AcdRepository | None = None, listen: bool = True,
+    ) -> None:  # fmt: skip
+        self.store = store
+        self.port = port
+        self.clock = clock
+        self.settings = settings or AcdSettings()
+        self.repository = repository
+        self._config: AcdConfig | None = None
+        self.dispatcher = Dispatcher(
+            store, self, clock, page=self.settings.snapshot_page,
+            ring_guard_seconds=self.settings.ring_guard_seconds, listen=listen,
+        )  # fmt: skip
+
+    # ---- configuration ----
+
+    async def load(self, config: AcdConfig | None = None) -> AcdConfig:
+        """Publish ``config`` (or the SQL one) to Redis so every controller routes with the same version."""
+        if config is None:
+            if self.repository is None:
+                raise AcdValidationError("no configuration given and no database to load it from")
+            config = await self.repository.load_config()
+        version = await self.store.publish_config(config)
+        self._config = AcdConfig(config.agents, config.queues, config.skills, config.regions, config.absences,
+                                 config.vips, version)  # fmt: skip
+        log.info("acd configuration published version=%d agents=%d queues=%d", version, len(config.agents),
+                 len(config.queues))  # fmt: skip
+        return self._config
+
+    async def config(self, version: int | None = None) -> AcdConfig:
+        """The configuration in force; reloaded from Redis when another controller published a newer one."""
+        if self._config is None or (version is not None and version != self._config.version):
+            loaded = await self.store.load_config()
+            if loaded is None:
+                if self._config is not None:
+                    # Redis lost its copy (flush/restart): put ours back rather than route blind.
+                    return await self.load(self._config)
+                raise StoreError("no ACD configuration in Redis; call AcdService.load() first")
+            self._config = loaded
+        return self._config
+
+    def _queue(self, config: AcdConfig, name: str) -> Queue:
+        queue = config.queues.get(name)
+        if queue is None:
+            raise AcdValidationError(f"unknown queue {name!r}")
+        return queue
+
+    # ---- the IVR hand-off ----
+
+    async def enqueue(self, request: QueueRequest) -> None:
+        """Put a caller in a queue (CallQueue.enqueue). Never loses the caller: bad fields fall back safely."""
+        config = await self.config()
+        now = self.clock.now()
+        call_id = request.call_id or new_id()
+        queue_name = request.queue
+        if queue_name not in config.queues:
+            log.error("enqueue names unknown queue call_id=%s queue=%r; using fallback %s", call_id, queue_name,
+                      self.settings.fallback_queue)  # fmt: skip
+            queue_name = self.settings.fallback_queue
+            if queue_name not in config.queues:
+                queue_name = next(iter(config.queues))
+        queue = config.queues[queue_name]
+        skill = request.skill or queue.skill
+        if not _known_skill(config, skill):
+            log.warning("enqueue names unknown skill call_id=%s skill=%r; using the queue's %s", call_id, skill,
+                        queue.skill)  # fmt: skip
+            skill = queue.skill
+        region = request.region or None
+        if region is not None and config.regions and region not in config.regions:
+            log.warning("enqueue names unknown region call_id=%s region=%r; ignoring it", call_id, region)
+            region = None
+        try:
+            if region is not None:
+                check_name(region, "region")
+        except AcdValidationError:
+            log.warning("enqueue region not a valid name call_id=%s; ignoring it", call_id)
+            region = None
+        number = request.caller_number if NUMBER_RE.fullmatch(request.caller_number or "") else ""
+        priority = min(max(int(request.priority or 0), 0), 99)
+        vip_entry = config.vips.get(number) if number else None
+        vip = bool(request.vip) or vip_entry is not None
+        if vip_entry is not None:
+            priority = min(99, priority + vip_entry.priority_boost)
+        elif request.vip:
+            priority = min(99, priority + self.settings.vip_priority_boost)
+        preferred, preference = None, None
+        if vip_entry is not None and vip_entry.agent_id:
+            preferred, preference = vip_entry.agent_id, PreferenceKind.VIP
+        elif number and self.settings.repeat_caller_window_seconds > 0:
+            last = await self.store.last_agent(number)
+            if last in config.agents:
+                preferred, preference = last, PreferenceKind.REPEAT
+        language = request.language if request.language and len(request.language) <= 16 else None
+        call = WaitingCall(
+            call_id=call_id, queue=queue.name, skill=skill, channel=request.channel, uniqueid=request.uniqueid,
+            enqueued_at=now, caller_number=number, caller_name=(request.caller_name or "")[:80], priority=priority,
+            region=region, language=(language or "").split("_")[0].lower() or None, vip=vip,
+            preferred_agent=preferred, preference=preference, reason=(request.reason or "")[:200],
+        )  # fmt: skip
+        await self._add(call, queue, now)
+
+    async def _add(self, call: WaitingCall, queue: Queue, now: datetime) -> None:
+        result = await self.store.enqueue(call, next_step_at(queue, call, now))
+        if result.outcome is not EnqueueOutcome.ADDED:
+            log.warning("enqueue ignored duplicate call_id=%s outcome=%s existing=%s", call.call_id,
+                        result.outcome.value, result.call_id)  # fmt: skip
+            return
+        log.info("call enqueued call_id=%s queue=%s priority=%d vip=%s region=%s preferred=%s", call.call_id,
+                 call.queue, call.priority, call.vip, call.region, call.preferred_agent)  # fmt: skip
+        await self._record("call_enqueued", call)
+        self.dispatcher.notify_call(call.call_id)
+
+    async def _record(self, method: str, *args: Any) -> None:
+        """Write the SQL record; a database outage is logged, never allowed to drop a caller."""
+        if self.repository is None:
+            return
+        try:
+            await getattr(self.repository, method)(*args)
+        except StoreError as exc:
+            log.error("acd record %s failed call_id=%s error=%s", method, getattr(args[0], "call_id", args[0]), exc)
+
+    # ---- agent actions (API, agent desk) ----
+
+    async def agent_event(self, agent_id: str, event: AgentEvent, **kwargs: Any) -> AgentStatus:
+        """Apply a life-cycle event to an agent atomically; wakes the dispatcher when they became routable."""
+        config = await self.config()
+        if agent_id not in config.agents:
+            raise UnknownAgentError(f"unknown agent {agent_id!r}")
+        now = self.clock.now()
+        before, after = await self.store.update_agent(
+            agent_id, lambda s: agent_state.apply(s, event, now, **kwargs)
+        )
+        if after.routable and not before.routable:
+            self.dispatcher.notify_agent(agent_id)
+        if after != before:
+            log.info("agent %s agent=%s state=%s reason=%r", event.value, agent_id, after.state.value, after.reason)
+        return after
+
+    async def login(self, agent_id: str) -> AgentStatus:
+        return await self.agent_event(agent_id, AgentEvent.LOGIN)
+
+    async def logout(self, agent_id: str) -> AgentStatus:
+        return await self.agent_event(agent_id, AgentEvent.LOGOUT)
+
+    async def pause(self, agent_id: str, reason: str) -> AgentStatus:
+        return await self.agent_event(agent_id, AgentEvent.PAUSE, reason=reason[:64])
+
+    async def unpause(self, agent_id: str) -> AgentStatus:
+        return await self.agent_event(agent_id, AgentEvent.UNPAUSE)
+
+    async def set_absent(self, agent_id: str, reason: str, until: datetime | None = None) -> AgentStatus:
+        return await self.agent_event(agent_id, AgentEvent.ABSENCE_START, reason=reason[:64], until=until)
+
+    async def on_wrap_done(self, agent_id: str) -> None:
+        now = self.clock.now()
+
+        def change(s: AgentStatus) -> AgentStatus:
+            if s.state.value != "wrap_up" or (s.until is not None and s.until > now):
+                return s
+            return agent_state.apply(s, AgentEvent.WRAP_DONE, now)
+
+        before, after = await self.store.update_agent(agent_id, change)
+        if after.routable and not before.routable:
+            log.info("wrap-up ended agent=%s", agent_id)
+            self.dispatcher.notify_agent(agent_id)
+
+    # ---- connecting (called by the dispatcher after an atomic assignment) ----
+
+    async def on_assigned(self, assignment: Assignment) -> None:
+        call = assignment.call
+        await self._record("call_assigned", call, assignment.agent_id, assignment.explanation)
+        variables = {
+            "SB_CALL_ID": safe(call.call_id),
+            "SB_AGENT_ID": safe(assignment.agent_id),
+            "SB_AGENT_ENDPOINT": assignment.endpoint,  # validated against ENDPOINT_RE in the model
+            "SB_RING_TIMEOUT": str(assignment.ring_timeout_seconds),
+        }
+        try:
+            if call.callback:
+                await self.port.originate(
+                    channel=self.settings.callback_channel.format(number=safe(call.callback_number)),
+                    context=self.settings.connect_context, exten="s", priority=1,
+                    caller_id=self.settings.callback_caller_id,
+                    timeout_ms=assignment.ring_timeout_seconds * 1000,
+                    variables={**variables, "SB_CALLBACK": "1"},
+                    action_id=f"{CALLBACK_ACTION_PREFIX}{call.call_id}-{call.attempts}",
+                )  # fmt: skip
+                log.info("callback originated call_id=%s agent=%s", call.call_id, assignment.agent_id)
+            else:
+                await self.port.redirect(call.channel, self.settings.connect_context, "s", 1, variables=variables)
+                log.info("caller redirected call_id=%s agent=%s endpoint=%s", call.call_id, assignment.agent_id,
+                         assignment.endpoint)  # fmt: skip
+        except ChannelGoneError as exc:
+            log.warning("redirect failed, caller is gone call_id=%s error=%s", call.call_id, exc)
+            await self._caller_gone(call, cause="channel gone at connect")
+        except PortError as exc:
+            # Unknown whether Asterisk acted: the ring guard checks the channel after the ring timeout.
+            log.error("connect action failed call_id=%s agent=%s error=%s; ring guard will check", call.call_id,
+                      assignment.agent_id, exc)  # fmt: skip
+
+    # ---- deadlines: relaxation steps and ring guards ----
+
+    async def on_deadline(self, call_id: str) -> None:
+        call = await self.store.get_call(call_id)
+        if call is None:
+            await self.store.set_deadline(call_id, None)
+            return
+        config = await self.config()
+        now = self.clock.now()
+        queue = config.queues.get(call.queue)
+        if queue is None:
+            log.error("call in unknown queue call_id=%s queue=%s", call_id, call.queue)
+            await self.store.set_deadline(call_id, None)
+            return
+        if call.status is CallStatus.RINGING:
+            await self._ring_guard(call, queue, now)
+            return
+        if call.status is not CallStatus.WAITING:
+            await self.store.set_deadline(call_id, None)
+            return
+        scope = scope_at(queue, call.waited(now))
+        if scope.overflow_to and scope.overflow_to in config.queues and scope.overflow_to != call.original_queue:
+            await self._overflow(call, config.queues[scope.overflow_to], now)
+            return
+        await self.store.set_deadline(call_id, next_step_at(queue, call, now))
+        log.info("relaxation step reached call_id=%s queue=%s step=%r", call_id, call.queue, scope.label)
+        self.dispatcher.notify_call(call_id)
+
+    async def _overflow(self, call: WaitingCall, target: Queue, now: datetime) -> None:
+        moved = replace(call, queue=target.name, skill=target.skill)
+        res = await self.store.move(call, target.name, target.skill, next_step_at(target, moved, now))
+        if res.ok:
+            log.info("call overflowed call_id=%s from=%s to=%s", call.call_id, call.queue, target.name)
+            self.dispatcher.notify_call(call.call_id)
+
+    async def _ring_guard(self, call: WaitingCall, queue: Queue, now: datetime) -> None:
+        """A call still 'ringing' long after its ring timeout: ask Asterisk where the caller really is."""
+        try:
+            channels = await self.port.live_channels()
+        except PortError as exc:
+            log.warning("ring guard cannot list channels call_id=%s error=%s; retrying later", call.call_id, exc)
+            await self.store.set_deadline(call.call_id, now + timedelta(seconds=self.settings.ring_guard_seconds))
+            return
+        await self._reconcile_call(call, {c.uniqueid: c for c in channels}, now)
+
+    # ---- signals from Asterisk ----
+
+    async def handle(self, signal: AcdSignal) -> None:
+        """React to one translated Asterisk event; unknown channels are logged and ignored."""
+        try:
+            match signal:
+                case ChannelHungUp():
+                    await self._on_hangup(signal)
+                case DialEnded():
+                    await self._on_dial_end(signal)
+                case BridgeEntered():
+                    await self._on_bridge(signal)
+                case DeviceStateChanged():
+                    await self._on_device(signal.device, signal.state)
+                case ContactChanged():
+                    await self._on_contact(signal)
+                case HoldStarted():
+                    await self._on_hold(signal)
+                case OriginateResult():
+                    await self._on_originate(signal)
+                case AsteriskResynced():
+                    await self.reconcile(list(signal.channels))
+                case DialStarted() | ChannelVariableSet():
+                    pass
+        except StoreError as exc:
+            log.error("acd cannot handle %s error=%s", type(signal).__name__, exc)
+
+    async def _on_hangup(self, ev: ChannelHungUp) -> None:
+        call = await self.store.call_for_channel(ev.uniqueid)
+        if call is None:
+            log.debug("hangup of a channel the ACD does not track channel=%s", ev.channel)
+            return
+        await self._caller_gone(call, cause=ev.cause_text or str(ev.cause or ""))
+
+    async def _caller_gone(self, call: WaitingCall, cause: str) -> None:
+        config = await self.config()
+        now = self.clock.now()
+        queue = config.queues.get(call.queue)
+        wrap = queue.wrap_up_seconds if queue else 0.0
+        wrap_until = now + timedelta(seconds=wrap) if call.status is CallStatus.CONNECTED and wrap > 0 else None
+        result = await self.store.end_call(call, now, wrap_until, cause)
+        if result is None:
+            return
+        ended = result.call
+        if result.outcome == "completed":
+            handle = (now - (ended.answered_at or now)).total_seconds()
+            log.info("call completed call_id=%s agent=%s handle=%.1fs", ended.call_id, ended.agent_id, handle)
+            await self.store.record_handle_time(ended.queue, handle)
+            if ended.agent_id and ended.caller_number:
+                await self.store.remember_agent(ended.caller_number, ended.agent_id,
+                                                self.settings.repeat_caller_window_seconds)  # fmt: skip
+            if wrap_until is None and ended.agent_id:
+                self.dispatcher.notify_agent(ended.agent_id)
+            self.dispatcher.notify_deadlines()
+        else:
+            log.info("call abandoned call_id=%s queue=%s wait=%.1fs status=%s cause=%s", ended.call_id, ended.queue,
+                     ended.waited(now), ended.status.value, cause)  # fmt: skip
+            if ended.agent_id:
+                self.dispatcher.notify_agent(ended.agent_id)
+        await self._record("call_ended", ended, result.outcome, now)
+
+    async def _on_dial_end(self, ev: DialEnded) -> None:
+        call = await self.store.call_for_channel(ev.uniqueid)
+        if call is None:
+            return
+        status = ev.status.upper()
+        if status == "ANSWER":
+            await self._connected(call)
+        elif status in RONA_REASONS and call.status is CallStatus.RINGING:
+            await self._no_answer(call, RONA_REASONS[status], kind=f"dial {status.lower()}")
+        # CANCEL: the caller hung up while the agent rang; the Hangup event ends the call.
+
+    async def _no_answer(self, call: WaitingCall, reason: str, *, kind: str, pause: bool = True) -> None:
+        """Ring-no-answer: the call goes back to its old place in the queue, the agent is paused."""
+        config = await self.config()
+        now = self.clock.now()
+        queue = config.queues.get(call.queue) or self._queue(config, self.settings.fallback_queue)
+        assert call.agent_id is not None
+        res = await self.store.requeue(call, call.agent_id, now, next_step_at(queue, call, now),
+                                       pause_reason=reason if pause else None, kind=kind)  # fmt: skip
+        if not res.ok or res.call is None:
+            return
+        log.info("call requeued call_id=%s agent=%s reason=%s attempts=%d", call.call_id, call.agent_id, reason,
+                 res.call.attempts)  # fmt: skip
+        await self._record("call_requeued", res.call, f"{kind}: {call.agent_id}")
+        if not pause:
+            self.dispatcher.notify_agent(call.agent_id)
+        if res.call.attempts >= queue.max_attempts:
+            overflow = queue.step_after(RelaxAction.OVERFLOW)
+            if overflow and overflow.value in config.queues and overflow.value != res.call.original_queue:
+                log.info("max attempts reached call_id=%s attempts=%d; overflowing", call.call_id, res.call.attempts)
+                await self._overflow(res.call, config.queues[overflow.value], now)
+                return
+            if call.callback:
+                log.warning("callback abandoned after %d attempts call_id=%s", res.call.attempts, call.call_id)
+                await self._caller_gone(res.call, cause="callback attempts exhausted")
+                return
+            log.warning("max attempts reached call_id=%s attempts=%d; keeps waiting", call.call_id, res.call.attempts)
+        self.dispatcher.notify_call(call.call_id)
+
+    async def _connected(self, call: WaitingCall) -> None:
+        res = await self.store.connected(call.call_id, self.clock.now())
+        if res.ok and res.reason == "ok" and res.call is not None:
+            log.info("call connected call_id=%s agent=%s", call.call_id, res.call.agent_id)
+            await self._record("call_answered", call.call_id, self.clock.now(), res.call.agent_id)
+
+    async def _on_bridge(self, ev: BridgeEntered) -> None:
+        call = await self.store.call_for_channel(ev.uniqueid)
+        if call is not None and call.status is CallStatus.RINGING:
+            await self._connected(call)
+
+    async def _on_hold(self, ev: HoldStarted) -> None:
+        call = await self.store.call_for_channel(ev.uniqueid)
+        if call is None:
+            await self.adopt_channel(LiveChannel(ev.channel, ev.uniqueid, self.settings.hold_context))
+            return
+        if call.status is CallStatus.RINGING and call.agent_id:
+            # Back on hold without a DialEnd we saw: the dial failed; same as no answer.
+            await self._no_answer(call, "no answer", kind="back on hold")
+
+    async def _on_device(self, device: str, state: str) -> None:
+        config = await self.config()
+        agent_id = config.agent_for_endpoint(device)
+        if agent_id is None:
+            return
+        state = state.upper()
+        now = self.clock.now()
+        if state in UNREGISTERED_DEVICE:
+            events = [AgentEvent.UNREGISTERED]
+        elif state in BUSY_DEVICE:
+            events = [AgentEvent.REGISTERED, AgentEvent.DIRECT_CALL_START]
+        elif state == "NOT_INUSE":
+            events = [AgentEvent.REGISTERED, AgentEvent.DIRECT_CALL_END]
+        else:
+            return
+
+        def change(s: AgentStatus) -> AgentStatus:
+            for e in events:
+                if e is AgentEvent.DIRECT_CALL_START and s.call_id:
+                    continue  # our own queue call ringing/connected, not a direct call
+                s = agent_state.apply(s, e, now)
+            return s
+
+        before, after = await self.store.update_agent(agent_id, change)
+        if after != before:
+            log.info("agent device agent=%s device=%s state=%s -> %s registered=%s direct=%s", agent_id, device,
+                     state, after.state.value, after.registered, after.direct_call)  # fmt: skip
+        if after.routable and not before.routable:
+            self.dispatcher.notify_agent(agent_id)
+
+    async def _on_contact(self, ev: ContactChanged) -> None:
+        if ev.status in UNREGISTERED_CONTACT:
+            await self._on_device(ev.endpoint, "UNAVAILABLE")
+        elif ev.status in REGISTERED_CONTACT:
+            config = await self.config()
+            agent_id = config.agent_for_endpoint(ev.endpoint)
+            if agent_id is not None:
+                now = self.clock.now()
+                before, after = await self.store.update_agent(
+                    agent_id, lambda s: agent_state.apply(s, AgentEvent.REGISTERED, now)
+                )
+                if after.routable and not before.routable:
+                    self.dispatcher.notify_agent(agent_id)
+
+    async def _on_originate(self, ev: OriginateResult) -> None:
+        if not ev.action_id.startswith(CALLBACK_ACTION_PREFIX):
+            return
+        call_id = ev.action_id[len(CALLBACK_ACTION_PREFIX) :].rsplit("-", 1)[0]
+        call = await self.store.get_call(call_id)
+        if call is None or call.status is not CallStatus.RINGING:
+            return
+        if ev.success and ev.uniqueid and ev.uniqueid != "<unknown>":
+            await self.store.bind_channel(call_id, ev.channel, ev.uniqueid)
+            log.info("callback answered call_id=%s channel=%s", call_id, ev.channel)
+            return
+        log.info("callback not answered call_id=%s reason=%s", call_id, ev.reason)
+        await self._no_answer(call, "callback not answered", kind="callback failed", pause=False)
+
+    # ---- the hold loop ----
+
+    async def hold_info(self, call_id: str) -> HoldInfo | None:
+        """Position, estimated wait and whether a callback is offered (None when not waiting)."""
+        call = await self.store.get_call(call_id)
+        if call is None or call.status is not CallStatus.WAITING:
+            return None
+        config = await self.config()
+        queue = config.queues.get(call.queue)
+        pos = await self.store.position(call)
+        if queue is None or pos is None:
+            return None
+        staffed_ids = config.agents_with_skill(call.skill)
+        statuses = await self.store.agent_statuses(staffed_ids)
+        staffed = sum(1 for s in statuses.values() if s.state.value in ("ready", "ringing", "on_call", "wrap_up"))
+        times = await self.store.handle_times(call.queue)
+        ewt = estimated_wait(pos[0], times, staffed, self.settings.default_handle_seconds)
+        scope = scope_at(queue, call.waited(self.clock.now()))
+        return HoldInfo(call_id, pos[0], pos[1], ewt, scope.callback_offered and bool(call.caller_number),
+                        queue.announce_every_seconds)  # fmt: skip
+
+    async def request_callback(self, call_id: str) -> bool:
+        """The caller pressed the callback key: keep the place, drop the channel, call back later."""
+        call = await self.store.get_call(call_id)
+        if call is None or call.status is not CallStatus.WAITING or not call.caller_number:
+            return False
+        res = await self.store.mark_callback(call_id, call.caller_number)
+        if res.ok and res.call is not None:
+            log.info("callback requested call_id=%s queue=%s", call_id, call.queue)
+            await self._record("call_requeued", res.call, "callback requested")
+            return True
+        return False
+
+    async def call_for_channel(self, uniqueid: str) -> WaitingCall | None:
+        return await self.store.call_for_channel(uniqueid)
+
+    # ---- recovery ----
+
+    async def adopt_channel(self, channel: LiveChannel) -> str | None:
+        """A caller on hold the ACD does not know (controller was down, Redis lost): enqueue it again.
+
+        The SQL record keeps the original enqueue time (the caller keeps their place); otherwise the
+        channel's SB_* variables name the queue.
+        """
+        if self.repository is not None:
+            for rec in await self.repository.open_calls():
+                if rec.uniqueid == channel.uniqueid:
+                    await self._readd(rec)
+                    return rec.call_id
+        try:
+            call_id = await self.port.get_variable(channel.channel, "SB_CALL_ID") or new_id()
+            queue = await self.port.get_variable(channel.channel, "SB_QUEUE") or self.settings.fallback_queue
+            skill = await self.port.get_variable(channel.channel, "SB_SKILL") or ""
+            region = await self.port.get_variable(channel.channel, "SB_REGION") or None
+            prio = await self.port.get_variable(channel.channel, "SB_PRIORITY") or "0"
+        except PortError as exc:
+            log.warning("cannot read variables of held channel channel=%s error=%s", channel.channel, exc)
+            return None
+        config = await self.config()
+        queue = queue if queue in config.queues else self.settings.fallback_queue
+        if queue not in config.queues:
+            return None
+        now = self.clock.now()
+        waited = timedelta(seconds=max(0.0, channel.duration_seconds))
+        q = config.queues[queue]
+        try:
+            call = WaitingCall(
+                call_id=safe(call_id) or new_id(), queue=queue, skill=skill if _known_skill(config, skill) else q.skill,
+                channel=channel.channel, uniqueid=channel.uniqueid, enqueued_at=now - waited,
+                caller_number=channel.caller_number if NUMBER_RE.fullmatch(channel.caller_number or "") else "",
+                priority=min(max(int(prio), 0), 99) if prio.isdigit() else 0,
+                region=region if region and region in config.regions else None, reason="adopted from hold",
+            )  # fmt: skip
+        except AcdValidationError as exc:
+            log.warning("cannot adopt held channel channel=%s error=%s", channel.channel, exc)
+            return None
+        log.warning("adopting caller found on hold call_id=%s channel=%s queue=%s", call.call_id, channel.channel,
+                    queue)  # fmt: skip
+        await self._add(call, q, now)
+        return call.call_id
+
+    async def _readd(self, call: WaitingCall) -> None:
+        config = await self.config()
+        queue = config.queues.get(call.queue) or config.queues.get(self.settings.fallback_queue)
+        if queue is None:
+            return
+        now = self.clock.now()
+        result = await self.store.enqueue(call, next_step_at(queue, call, now))
+        if result.outcome is EnqueueOutcome.ADDED:
+            log.warning("rebuilt waiting call from the record call_id=%s queue=%s", call.call_id, call.queue)
+            self.dispatcher.notify_call(call.call_id)
+
+    async def reconcile(self, channels: list[LiveChannel]) -> None:
+        """Make Redis agree with Asterisk's live channels (after a restart, a reconnect or Redis loss)."""
+        now = self.clock.now()
+        live = {c.uniqueid: c for c in channels}
+        await self.config()
+        calls = await self.store.all_calls()
+        if not calls and self.repository is not None:
+            # Redis lost its state: rebuild from the record, keeping callers' original enqueue times.
+            for rec in await self.repository.open_calls():
+                if rec.callback and not rec.uniqueid:
+                    await self._readd(rec)
+                elif rec.uniqueid in live:
+                    await self._readd(rec)
+                else:
+                    log.info("caller gone during outage call_id=%s", rec.call_id)
+                    await self._record("call_ended", rec, "abandoned", now)
+            calls = await self.store.all_calls()
+        known = {c.uniqueid for c in calls if c.uniqueid}
+        for call in calls:
+            await self._reconcile_call(call, live, now)
+        for ch in channels:
+            if ch.uniqueid not in known and self._in_hold(ch):
+                await self.adopt_channel(ch)
+        await self._release_orphan_agents()
+
+    def _in_hold(self, ch: LiveChannel) -> bool:
+        return ch.context == self.settings.hold_context and not ch.bridge_id
+
+    async def _reconcile_call(self, call: WaitingCall, live: Mapping[str, LiveChannel], now: datetime) -> None:
+        if call.callback and not call.uniqueid:
+            return  # waiting for a callback: no channel to check
+        ch = live.get(call.uniqueid)
+        if ch is None:
+            log.info("caller no longer on Asterisk call_id=%s status=%s", call.call_id, call.status.value)
+            await self._caller_gone(call, cause="gone while the controller was away")
+            return
+        if call.status is CallStatus.RINGING:
+            if ch.bridge_id:
+                await self._connected(call)
+            elif self._in_hold(ch):
+                await self._no_answer(call, "no answer", kind="found back on hold")
+            else:
+                await self.store.set_deadline(call.call_id, now + timedelta(seconds=self.settings.ring_guard_seconds))
+
+    async def _release_orphan_agents(self) -> None:
+        """Agents holding a call that no longer exists go back to ready."""
+        statuses = await self.store.agent_statuses()
+        for agent_id, status in statuses.items():
+            if not status.call_id or await self.store.get_call(status.call_id) is not None:
+                continue
+            now = self.clock.now()
+
+            def change(s: AgentStatus) -> AgentStatus:
+                if not s.call_id:
+                    return s
+                return s.replace(state=s.state.__class__.READY, call_id="", since=now)
+
+            before, after = await self.store.update_agent(agent_id, change)
+            log.warning("agent held a vanished call agent=%s call_id=%s; now ready", agent_id, status.call_id)
+            if after.routable:
+                self.dispatcher.notify_agent(agent_id)
+
+
+def _known_skill(config: AcdConfig, skill: str) -> bool:
+    if not skill:
+        return False
+    if config.skills:
+        return skill in config.skills
+    return bool(config.agents_with_skill(skill)) or any(q.skill == skill for q in config.queues.values())
