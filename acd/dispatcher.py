@@ -65,7 +65,7 @@ class Dispatcher:
 
     def __init__(
         self, store: AcdStore, hooks: DispatchHooks, clock: Clock, *, page: int = 16,
-        ring_guard_seconds: float = 15.0, listen: bool = True,
+        ring_guard_seconds: float = 15.0, listen: bool = True, batch: int = 32,
     ) -> None:  # fmt: skip
         self.store = store
         self.hooks = hooks
@@ -73,6 +73,7 @@ class Dispatcher:
         self.page = page
         self.ring_guard_seconds = ring_guard_seconds
         self.listen = listen
+        self.batch = batch
         self._calls: set[str] = set()
         self._agents: set[str] = set()
         self._wake = asyncio.Event()
@@ -127,22 +128,25 @@ class Dispatcher:
             await self.run_pending()
 
     async def run_pending(self) -> list[Assignment]:
-        """Process every pending work item now (the work loop calls this; tests may too)."""
+        """Process every pending work item now (the work loop calls this; tests may too).
+
+        Agents freed at about the same time are decided together: one snapshot, one pipelined round of
+        atomic assigns for the batch.
+        """
         done: list[Assignment] = []
         while self._calls or self._agents:
-            agents, self._agents = self._agents, set()
-            calls, self._calls = self._calls, set()
-            for agent_id in sorted(agents):
+            agents, self._agents = sorted(self._agents), set()
+            calls, self._calls = sorted(self._calls), set()
+            for i in range(0, len(agents), self.batch):
                 try:
-                    done += await self.fill_agent(agent_id)
+                    done += await self.fill_agents(agents[i : i + self.batch])
                 except AcdError as exc:
-                    log.warning("acd decision failed agent=%s error=%s; will retry on the next event", agent_id, exc)
-            ids = sorted(calls)
-            for i in range(0, len(ids), 100):
+                    log.warning("acd decision failed agents=%s error=%s; retried on the next event", agents, exc)
+            for i in range(0, len(calls), 100):
                 try:
-                    done += await self.place_calls(ids[i : i + 100])
+                    done += await self.place_calls(calls[i : i + 100])
                 except AcdError as exc:
-                    log.warning("acd decision failed calls=%d error=%s; will retry on the next event", len(ids), exc)
+                    log.warning("acd decision failed calls=%d error=%s; retried on the next event", len(calls), exc)
         return done
 
     # ---- decisions ----
@@ -162,36 +166,46 @@ class Dispatcher:
         return await self._execute(plan(waiting, view, snap.ready), view)
 
     async def fill_agent(self, agent_id: str) -> list[Assignment]:
-        """Find a call for an agent who became ready; reads deeper only while nothing fits."""
+        """Find a call for one agent who became ready."""
+        return await self.fill_agents([agent_id])
+
+    async def fill_agents(self, agent_ids: Sequence[str]) -> list[Assignment]:
+        """Find calls for agents who became ready; reads deeper only while some found nothing that fits."""
         config = await self.hooks.config()
-        queues = config.queues_for_agent(agent_id)
+        pending = list(agent_ids)
+        queues = sorted({q for a in pending for q in config.queues_for_agent(a)})
         if not queues:
             return []
-        k = self.page
+        k = self.page * len(pending)
+        done: list[Assignment] = []
         while True:
-            snap = await self.store.snapshot(queues, k=k, agent_ids=(agent_id,))
+            snap = await self.store.snapshot(queues, k=k, agent_ids=pending)
             self.decisions += 1
-            if agent_id not in snap.ready:
-                return []
+            pending = [a for a in pending if a in snap.ready]
+            if not pending:
+                return done
             view = await self._view(snap)
             decisions = plan(snap.head(), view, snap.ready, presorted=True)
-            done = await self._execute(decisions, view)
-            if any(d.agent_id == agent_id for d in decisions):
-                return done  # assigned, or lost a race (the conflict queued the work again)
-            if snap.waiting_total <= k or k >= MAX_PAGE:
+            done += await self._execute(decisions, view)
+            chosen = {d.agent_id for d in decisions}  # assigned, or lost a race (the conflict requeued work)
+            pending = [a for a in pending if a not in chosen]
+            if not pending or snap.waiting_total <= k or k >= MAX_PAGE:
                 return done
             k *= 4
 
     async def _execute(self, decisions: Iterable[Decision], view: RoutingView) -> list[Assignment]:
+        chosen = [d for d in decisions if d.agent_id is not None]
+        if not chosen:
+            return []
+        now = self.clock.now()
+        guards = [
+            now + timedelta(seconds=view.config.queues[d.call.queue].ring_timeout_seconds + self.ring_guard_seconds)
+            for d in chosen
+        ]
+        results = await self.store.assign_many([(d.call, d.agent_id, d.explanation) for d in chosen], now, guards)  # type: ignore[misc]
         done: list[Assignment] = []
-        for d in decisions:
-            if d.agent_id is None:
-                continue
-            agent = view.config.agents[d.agent_id]
-            queue = view.config.queues[d.call.queue]
-            now = self.clock.now()
-            guard = now + timedelta(seconds=queue.ring_timeout_seconds + self.ring_guard_seconds)
-            res = await self.store.assign(d.call, d.agent_id, now, guard, d.explanation)
+        for d, res in zip(chosen, results, strict=True):
+            assert d.agent_id is not None
             if not res.ok:
                 log.info("acd assign lost a race call_id=%s agent=%s reason=%s", d.call.call_id, d.agent_id, res.reason)
                 if res.reason.startswith("agent_"):
@@ -201,7 +215,8 @@ class Dispatcher:
                 self._wake.set()
                 continue
             assert res.call is not None
-            assignment = Assignment(res.call, d.agent_id, agent.endpoint, d.explanation, now,
+            queue = view.config.queues[d.call.queue]
+            assignment = Assignment(res.call, d.agent_id, view.config.agents[d.agent_id].endpoint, d.explanation, now,
                                     queue.ring_timeout_seconds)  # fmt: skip
             self.assignments += 1
             log.info(
@@ -209,8 +224,8 @@ class Dispatcher:
                 res.call.call_id, d.agent_id, res.call.queue, d.explanation.step, d.explanation.rule,
             )  # fmt: skip
             done.append(assignment)
-            self._timer_poke.set()
             await self._connect(assignment)
+        self._timer_poke.set()
         return done
 
     async def _connect(self, assignment: Assignment) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from acd.codec import (
     call_from_json,
@@ -255,6 +255,40 @@ class AcdStore:
              json.dumps(explanation.to_dict(), separators=(",", ":"))],
         )  # fmt: skip
         return self._result(res)
+
+    async def assign_many(
+        self, items: Sequence[tuple[WaitingCall, str, RoutingExplanation]], now: datetime,
+        guards: Sequence[datetime],
+    ) -> list[ScriptResult]:  # fmt: skip
+        """Several independent atomic assignments in one round trip (each checks and moves on its own)."""
+        if not items:
+            return []
+        k = self.keys
+        script = self._scripts["assign"]
+        calls = [
+            ([k.calls, k.queue(c.queue), k.deadlines, k.astate, k.ready, k.wrap, k.events, k.rr],
+             [c.call_id, agent_id, to_ms(now), to_ms(guard), self.stream_maxlen, self.origin, c.queue,
+              json.dumps(why.to_dict(), separators=(",", ":"))])
+            for (c, agent_id, why), guard in zip(items, guards, strict=True)
+        ]  # fmt: skip
+        for attempt in range(2):
+            async with self._io("assign_many"):
+                pipe = self.redis.pipeline(transaction=False)
+                for keys, args in calls:
+                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                results = await pipe.execute(raise_on_error=False)
+            if attempt == 0 and any(isinstance(r, NoScriptError) for r in results):
+                # Redis lost its script cache (restart, SCRIPT FLUSH): load and retry; nothing was changed.
+                async with self._io("script_load"):
+                    await self.redis.script_load(script.script)
+                continue
+            break
+        out = []
+        for r in results:
+            if isinstance(r, Exception):
+                raise StoreError(f"redis assign failed: {r}")
+            out.append(self._result(r))
+        return out
 
     def _result(self, res: Any) -> ScriptResult:
         status = _s(res[0])

@@ -32,6 +32,7 @@ __all__ = ["AmiClient", "AmiResponse", "EventSubscription", "ResyncCallback"]
 log = logging.getLogger(__name__)
 
 ResyncCallback = Callable[[list[AmiEvent]], Awaitable[None]]
+BOOT_WARNING_AFTER = 30.0  # seconds after login without FullyBooted before we say so in the log
 
 
 class AmiClient:
@@ -388,6 +389,15 @@ class AmiClient:
         self._resync_wanted.set()
 
     async def _resync_loop(self, conn: AmiConnection) -> None:
+        try:
+            await wait_with_timeout(self._resync_wanted.wait(), BOOT_WARNING_AFTER, self._clock)
+        except TimeoutError:
+            log.warning(
+                "ami logged in but no FullyBooted after %gs peer=%s; Asterisk may still be booting, "
+                "or the AMI user lacks read=system (needed for FullyBooted and Shutdown)",
+                BOOT_WARNING_AFTER,
+                self.peer,
+            )
         while True:
             await self._resync_wanted.wait()
             self._resync_wanted.clear()

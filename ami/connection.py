@@ -44,6 +44,12 @@ log = logging.getLogger(__name__)
 EventSink = Callable[[AmiEvent], None]
 ListCompleteHook = Callable[[AmiResponse], None]
 MAX_WRITE_BUFFER = 1 << 20
+# Bytes parsed per event-loop callback: a 256 KiB read parsed in one go holds the loop for
+# milliseconds, so reads are queued and parsed in slices, letting timers and consumers run between.
+PARSE_SLICE = 32 * 1024
+# Stop reading from the socket while this much is received but not parsed yet (TCP then pushes back
+# on Asterisk); resume below half of it.
+PAUSE_READING_ABOVE = 4 << 20
 
 
 @dataclass(slots=True)
@@ -113,6 +119,11 @@ class AmiConnection:
         self._protocol: _SessionProtocol | None = None
         self._banner: asyncio.Future[str] | None = None
         self._closed: asyncio.Future[None] | None = None
+        self._unparsed: deque[memoryview] = deque()
+        self._unparsed_bytes = 0
+        self._parse_scheduled = False
+        self._reading_paused = False
+        self._closed_by_us = False
 
     @property
     def peer(self) -> str:
@@ -161,7 +172,7 @@ class AmiConnection:
         except TimeoutError:
             self.close()
             raise AmiConnectionError(f"{self.peer} sent no AMI banner within {timeout:g} s") from None
-        except AmiConnectionError:
+        except BaseException:  # not an AMI server, closed, or our caller was cancelled
             self.close()
             raise
 
@@ -208,6 +219,7 @@ class AmiConnection:
 
     def close(self) -> None:
         """Close the socket (idempotent); pending actions fail with AmiConnectionError."""
+        self._closed_by_us = True
         if self._connector is not None:
             self._connector.close()
 
@@ -219,6 +231,37 @@ class AmiConnection:
     # -- reader side: runs inside data_received, so nothing here may await ----------------------
 
     def _on_data(self, data: bytes) -> None:
+        self._unparsed.append(memoryview(data))
+        self._unparsed_bytes += len(data)
+        if not self._parse_scheduled:
+            self._parse_scheduled = True
+            asyncio.get_running_loop().call_soon(self._parse_some)
+        if self._unparsed_bytes > PAUSE_READING_ABOVE and not self._reading_paused and self._protocol:
+            self._reading_paused = True
+            self._protocol.transport.pause_reading()
+
+    def _parse_some(self, budget: int = PARSE_SLICE) -> None:
+        """Parse and route up to ``budget`` bytes, then yield to the loop if more is waiting."""
+        unparsed = self._unparsed
+        while unparsed and budget > 0:
+            view = unparsed[0]
+            if len(view) > budget:
+                piece, unparsed[0] = view[:budget], view[budget:]
+            else:
+                piece = unparsed.popleft()
+            budget -= len(piece)
+            self._unparsed_bytes -= len(piece)
+            self._process(piece.tobytes())
+        if unparsed:
+            asyncio.get_running_loop().call_soon(self._parse_some)
+        else:
+            self._parse_scheduled = False
+        if self._reading_paused and self._unparsed_bytes < PAUSE_READING_ABOVE // 2 and self._protocol:
+            self._reading_paused = False
+            if not self._protocol.closed:
+                self._protocol.transport.resume_reading()
+
+    def _process(self, data: bytes) -> None:
         parser = self._parser
         messages = parser.feed(data)
         banner = self._banner
@@ -292,9 +335,11 @@ class AmiConnection:
             pending.future.set_result(response)
 
     def _on_lost(self, exc: Exception | None) -> None:
+        # Whatever arrived before the close is still delivered (a response may be in it).
+        self._parse_some(budget=self._unparsed_bytes)
         cut = self._parser.pending_bytes
         if exc is None:
-            reason = "closed by peer"
+            reason = "closed by us" if self._closed_by_us else "closed by peer"
         elif isinstance(exc, OSError):
             reason = _describe_os_error(exc)
         else:

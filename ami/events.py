@@ -50,9 +50,8 @@ class AmiEvent:
     fields: Mapping[str, str]
     received_at: float = 0.0
 
-    # (attribute, header) read as text, and (attribute, header, converter) for the rest; per class.
-    _text_spec: ClassVar[tuple[tuple[str, str], ...]] = ()
-    _typed_spec: ClassVar[tuple[tuple[str, str, Callable[[str | None], Any]], ...]] = ()
+    # Builds an instance from a header dict; generated per class by _register.
+    _build: ClassVar[Callable[[str, dict[str, str], float], AmiEvent]]
 
     def get(self, key: str, default: str = "") -> str:
         """A header's value, or ``default`` when absent."""
@@ -71,36 +70,36 @@ class AmiEvent:
         except (KeyError, ValueError):
             return None
 
-    @classmethod
-    def _from_fields(cls, name: str, fields: dict[str, str], received_at: float) -> AmiEvent:
-        # Bypasses the frozen __init__ (one setattr per attribute) because this runs for every event.
-        event = object.__new__(cls)
-        values = event.__dict__
-        values["name"] = name
-        values["fields"] = MappingProxyType(fields)
-        values["received_at"] = received_at
-        get = fields.get
-        for attr, header in cls._text_spec:
-            values[attr] = get(header, "")
-        for attr, header, convert in cls._typed_spec:
-            values[attr] = convert(get(header))
-        return event
-
 
 def _register(cls: type[AmiEvent]) -> type[AmiEvent]:
-    text: list[tuple[str, str]] = []
-    typed: list[tuple[str, str, Callable[[str | None], Any]]] = []
+    """Generate ``cls._build``: one dict literal of header lookups, set as the instance's __dict__.
+
+    This runs for every event, so it bypasses the frozen dataclass __init__ (one object.__setattr__
+    per attribute) and the per-attribute loop a generic builder would need; dataclasses generates its
+    own __init__ the same way. Header names come from this module, never from the wire.
+    """
+    items = ["'name': name", "'fields': _proxy(fields)", "'received_at': received_at"]
+    namespace: dict[str, Any] = {"cls": cls, "_new": object.__new__, "_set": object.__setattr__}
+    namespace["_proxy"] = MappingProxyType
     for f in dataclasses.fields(cls):
         header = f.metadata.get("header")
         if header is None:
             continue
         convert = _CONVERTERS.get(str(f.type))
         if convert is None:
-            text.append((f.name, header))
+            items.append(f"{f.name!r}: get({header!r}, '')")
         else:
-            typed.append((f.name, header, convert))
-    cls._text_spec = tuple(text)
-    cls._typed_spec = tuple(typed)
+            namespace[f"_convert_{f.name}"] = convert
+            items.append(f"{f.name!r}: _convert_{f.name}(get({header!r}))")
+    source = (
+        "def build(name, fields, received_at):\n"
+        "    get = fields.get\n"
+        "    event = _new(cls)\n"
+        f"    _set(event, '__dict__', {{{', '.join(items)}}})\n"
+        "    return event\n"
+    )
+    exec(source, namespace)
+    cls._build = staticmethod(namespace["build"])  # type: ignore[assignment]
     return cls
 
 
@@ -456,12 +455,18 @@ EVENT_TYPES: Final[Mapping[str, type[AmiEvent]]] = MappingProxyType(
 )
 
 
+_register(AmiEvent)
+_BUILDERS: Final[dict[str, Callable[[str, dict[str, str], float], AmiEvent]]] = {
+    name: cls._build for name, cls in EVENT_TYPES.items()
+}
+_build_plain = AmiEvent._build
+
+
 def parse_event(message: AmiMessage | Mapping[str, str], received_at: float = 0.0) -> AmiEvent:
     """The typed event for a parsed message (a plain :class:`AmiEvent` for names we do not consume)."""
     fields = message.fields if isinstance(message, AmiMessage) else dict(message)
     name = fields.get("Event", "")
-    cls = EVENT_TYPES.get(name, AmiEvent)
-    return cls._from_fields(name, fields, received_at)
+    return _BUILDERS.get(name, _build_plain)(name, fields, received_at)
 
 
 @dataclass(frozen=True)

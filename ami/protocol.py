@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NamedTuple
 
 TERMINATOR: Final = b"\r\n\r\n"
 BANNER_PREFIX: Final = b"Asterisk Call Manager/"
@@ -28,9 +28,12 @@ _FORBIDDEN_IN_VALUE: Final = ("\r", "\n", "\x00")
 _FORBIDDEN_IN_VARIABLE: Final = (",", '"', "\\")
 
 
-@dataclass(frozen=True, slots=True)
-class AmiMessage:
-    """One parsed message from Asterisk: a response (``Response:``) or an event (``Event:``)."""
+class AmiMessage(NamedTuple):
+    """One parsed message from Asterisk: a response (``Response:``) or an event (``Event:``).
+
+    A NamedTuple rather than a frozen dataclass because one is built per event and this is about
+    three times cheaper to construct.
+    """
 
     fields: dict[str, str]
     duplicates: tuple[tuple[str, str], ...] = ()
@@ -160,39 +163,56 @@ class AmiParser:
             text = block.decode("utf-8", "replace")
             lossy = True
         lines = text.split("\r\n")
-        if text.count("\n") != len(lines) - 1:
+        fields: dict[str, str] | None = None
+        duplicates: tuple[tuple[str, str], ...] = ()
+        body: tuple[str, ...] = ()
+        if text.count("\n") == len(lines) - 1:
+            # Fast path, taken by everything Asterisk normally writes: only "Key: value" lines, no
+            # repeated key, no empty line, no stray LF. Anything else falls through to the careful path.
+            try:
+                fields = dict([line.split(": ", 1) for line in lines])
+            except ValueError:
+                fields = None
+            else:
+                if len(fields) != len(lines) or "" in fields:
+                    fields = None
+        else:
             # A bare LF inside the block (the golden "found\n\r\n\r\n" reply): treat it as a line end too.
             lines = text.replace("\r\n", "\n").split("\n")
-        fields: dict[str, str] = {}
-        duplicates: list[tuple[str, str]] | None = None
-        body: list[str] | None = None
-        for line in lines:
-            key, sep, value = line.partition(":")
-            if sep and key:
-                if value[:1] == " ":
-                    value = value[1:]
-                if key in fields:
-                    if duplicates is None:
-                        duplicates = []
-                    duplicates.append((key, value))
-                else:
-                    fields[key] = value
-            elif line:
-                if body is None:
-                    body = []
-                body.append(line)
-        if not any(kind in fields for kind in self.kinds):
+        if fields is None:
+            fields, duplicates, body = _parse_lines(lines)
+        for kind in self.kinds:
+            if kind in fields:
+                break
+        else:
             if fields or body:
                 self._problems.append(ParseProblem("garbage message dropped", block[:_PREVIEW_BYTES]))
             return None
         if lossy:
             self._problems.append(ParseProblem("non-UTF-8 bytes replaced", block[:_PREVIEW_BYTES]))
-        return AmiMessage(
-            fields,
-            tuple(duplicates) if duplicates else (),
-            tuple(body) if body else (),
-            lossy,
-        )
+        return AmiMessage(fields, duplicates, body, lossy)
+
+
+def _parse_lines(lines: list[str]) -> tuple[dict[str, str], tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """Header lines split at the first ": " (or ":" when there is no space); other lines are body."""
+    fields: dict[str, str] = {}
+    duplicates: list[tuple[str, str]] = []
+    body: list[str] = []
+    for line in lines:
+        if ": " in line:
+            key, value = line.split(": ", 1)
+        else:
+            key, sep, value = line.partition(":")
+            if not sep:
+                key = ""
+        if not key:
+            if line:
+                body.append(line)
+        elif key in fields:
+            duplicates.append((key, value))
+        else:
+            fields[key] = value
+    return fields, tuple(duplicates), tuple(body)
 
 
 def parse_stream(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import socket
 import statistics
 import sys
@@ -30,7 +31,7 @@ CHUNK = 65536
 
 
 def golden_event_block() -> tuple[bytes, int]:
-    """Every event message Asterisk sent in the golden transcripts, as one byte string."""
+    """Every call/device event Asterisk sent in the golden transcripts, as one byte string."""
     events: list[bytes] = []
     for path in sorted(GOLDEN.glob("*.ami.txt")):
         data = b""
@@ -42,7 +43,9 @@ def golden_event_block() -> tuple[bytes, int]:
                 data += bytes(text, "ascii").decode("unicode_escape").encode("latin-1")
         for block in data.split(b"\r\n\r\n"):
             block = block.lstrip(b"\r\n")
-            if block.startswith(b"Event: "):
+            # Session-life events would make the client resynchronise or expect a restart.
+            session_life = block.startswith((b"Event: FullyBooted", b"Event: Shutdown"))
+            if block.startswith(b"Event: ") and not session_life:
                 events.append(block + b"\r\n\r\n")
     return b"".join(events), len(events)
 
@@ -69,8 +72,8 @@ def fake_asterisk(block: bytes, repeats: int, pipe: Connection) -> None:
     login = _read_action(sock, buf)
     sock.sendall(
         f"Response: Success\r\nActionID: {login['ActionID']}\r\nMessage: Authentication accepted\r\n\r\n"
-        "Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 1\r\nLastReload: 1\r\nStatus: Fully Booted\r\n\r\n"
-        .encode()
+        "Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 1\r\nLastReload: 1\r\n"
+        "Status: Fully Booted\r\n\r\n".encode()
     )
     listing = _read_action(sock, buf)
     sock.sendall(
@@ -107,7 +110,46 @@ def bare_parse(block: bytes, repeats: int) -> tuple[int, float]:
     return count, time.perf_counter() - started
 
 
-async def through_client(port: int, expected: int, pipe: Connection) -> tuple[float, list[float]]:
+class Ticker:
+    """Measures how late a 5 ms sleep wakes up: the event-loop lag other tasks would see.
+
+    ``cpu`` holds, per tick, the lag capped by the CPU time this thread used meanwhile: on a busy
+    machine the OS may run other processes while we wait, which shows in wall-clock lag but is not
+    time our callbacks held the loop.
+    """
+
+    def __init__(self) -> None:
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+        self.running = True
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.running:
+            before, cpu_before = loop.time(), time.thread_time()
+            await asyncio.sleep(TICK)
+            lag = max(0.0, loop.time() - before - TICK)
+            self.wall.append(lag)
+            self.cpu.append(min(lag, time.thread_time() - cpu_before))
+
+
+def summary(lags: list[float]) -> tuple[float, float, float]:
+    """max, p99, median in milliseconds."""
+    ms = sorted(lag * 1000 for lag in lags) or [0.0]
+    return ms[-1], ms[min(len(ms) - 1, int(len(ms) * 0.99))], statistics.median(ms)
+
+
+async def idle_lag(seconds: float = 1.0) -> Ticker:
+    """The machine's own noise: the same ticker with nothing else running."""
+    ticker = Ticker()
+    task = asyncio.create_task(ticker.run())
+    await asyncio.sleep(seconds)
+    ticker.running = False
+    await task
+    return ticker
+
+
+async def through_client(port: int, expected: int, pipe: Connection) -> tuple[float, Ticker, Ticker]:
     client = AmiClient(
         host="127.0.0.1",
         port=port,
@@ -120,17 +162,9 @@ async def through_client(port: int, expected: int, pipe: Connection) -> tuple[fl
     sub = client.subscribe()
     await client.start()
     await client.wait_ready(timeout=10)
-    lags: list[float] = []
-    running = True
-
-    async def ticker() -> None:
-        loop = asyncio.get_running_loop()
-        while running:
-            before = loop.time()
-            await asyncio.sleep(TICK)
-            lags.append(max(0.0, loop.time() - before - TICK))
-
-    tick_task = asyncio.create_task(ticker())
+    baseline = await idle_lag()
+    ticker = Ticker()
+    tick_task = asyncio.create_task(ticker.run())
     pipe.send("go")
     count = 0
     started = 0.0
@@ -143,13 +177,13 @@ async def through_client(port: int, expected: int, pipe: Connection) -> tuple[fl
         if count == expected:
             break
     elapsed = time.perf_counter() - started
-    running = False
+    ticker.running = False
     await tick_task
     dropped = sub.total_dropped
     await client.close()
     if dropped:
         print(f"note: the draining subscriber fell behind and dropped {dropped} events")
-    return elapsed, lags
+    return elapsed, ticker, baseline
 
 
 def main() -> None:
@@ -160,6 +194,7 @@ def main() -> None:
     print(f"golden events: {per_block} distinct, {len(block) / per_block:.0f} bytes each on average")
     print(f"replaying {total} events ({len(block) * repeats / 1e6:.1f} MB) over loopback TCP")
 
+    load_before = os.getloadavg()[0]
     parsed, parse_seconds = bare_parse(block, repeats)
     bare_rate = parsed / parse_seconds
 
@@ -169,14 +204,17 @@ def main() -> None:
     server.start()
     try:
         port = parent.recv()
-        elapsed, lags = asyncio.run(through_client(port, total, parent))
+        elapsed, ticker, baseline = asyncio.run(through_client(port, total, parent))
     finally:
         server.join(timeout=10)
         if server.is_alive():
             server.kill()
     rate = total / elapsed
-    lags_ms = sorted(lag * 1000 for lag in lags)
-    p99 = lags_ms[min(len(lags_ms) - 1, int(len(lags_ms) * 0.99))] if lags_ms else 0.0
+    wall_max, wall_p99, wall_median = summary(ticker.wall)
+    cpu_max, cpu_p99, _ = summary(ticker.cpu)
+    idle_max, idle_p99, _ = summary(baseline.wall)
+    load_after = os.getloadavg()[0]
+    print(f"load average before/after: {load_before:.1f} / {load_after:.1f} on {os.cpu_count()} cores")
     print(f"bare parse (parser + typed events, no socket): {bare_rate:,.0f} events/s")
     print(
         f"through AmiClient (TCP, dispatch, 1 subscriber): {rate:,.0f} events/s "
@@ -184,10 +222,12 @@ def main() -> None:
     )
     print(f"client / bare parse ratio: {rate / bare_rate:.2f}")
     print(
-        f"event-loop lag over {len(lags)} ticks of {TICK * 1000:.0f} ms: max {lags_ms[-1] if lags_ms else 0:.1f} ms, "
-        f"p99 {p99:.1f} ms, median {statistics.median(lags_ms) if lags_ms else 0:.1f} ms "
-        f"[target max <= {TARGET_LAG_MS:.0f} ms] {'OK' if lags_ms and lags_ms[-1] <= TARGET_LAG_MS else 'MISSED'}"
+        f"event-loop lag during ingest ({len(ticker.wall)} ticks of {TICK * 1000:.0f} ms): "
+        f"max {wall_max:.1f} ms, p99 {wall_p99:.1f} ms, median {wall_median:.1f} ms "
+        f"[target max <= {TARGET_LAG_MS:.0f} ms] {'OK' if wall_max <= TARGET_LAG_MS else 'MISSED'}"
     )
+    print(f"  lag capped by our own CPU time (loop really busy): max {cpu_max:.1f} ms, p99 {cpu_p99:.1f} ms")
+    print(f"  idle loop just before (machine noise floor): max {idle_max:.1f} ms, p99 {idle_p99:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import Float, ForeignKey, Index, String, UniqueConstraint, func, select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -237,7 +236,7 @@ class QueuedRecorder:
             try:
                 await getattr(self.inner, method)(value)
                 return
-            except (SQLAlchemyError, OSError) as exc:
+            except Exception as exc:  # a bad record must not stop the writer for every later call
                 call_id = getattr(value, "call_id", "?")
                 if attempt == self.attempts:
                     log.error("ivr record lost call_id=%s method=%s error=%s", call_id, method, exc)

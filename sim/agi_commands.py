@@ -27,7 +27,10 @@ class Command:
 
 
 async def _digit_or_end(state: AgiSessionState, seconds: float, escape: str) -> tuple[str | None, float]:
-    """Play for ``seconds`` unless an escape digit comes: (digit, "" at the end, None if interrupted), time played."""
+    """Play for ``seconds`` unless an escape digit comes.
+
+    Returns (the digit, "" when played to the end, None when interrupted) and the seconds played.
+    """
     pbx, ch = state.pbx, state.ch
     start = pbx.now()
     deadline = start + seconds
@@ -54,7 +57,7 @@ async def stream(state: AgiSessionState, name: str, escape: str, offset: int = 0
     pbx.transmit(ch, sound.audio()[offset * 2 :])
     with pbx.listening(ch):
         digit, played = await _digit_or_end(state, (sound.samples - offset) / RATE, escape)
-    endpos = min(sound.samples, offset + int(round(played * RATE)))
+    endpos = min(sound.samples, offset + round(played * RATE))
     if digit is None:
         return -1, endpos
     if digit == "":
@@ -253,7 +256,8 @@ async def h_set_music(state: AgiSessionState, argv: list[str]) -> str | None:
         return None
     ch = state.ch
     if argv[2].lower() == "on":
-        state.pbx.emit("MusicOnHoldStart", "call,all", [*ch.std_fields(), ("Class", argv[3] if len(argv) > 3 else "default")])
+        moh_class = argv[3] if len(argv) > 3 else "default"
+        state.pbx.emit("MusicOnHoldStart", "call,all", [*ch.std_fields(), ("Class", moh_class)])
         state.pbx.start_media(ch)
     else:
         state.pbx.emit("MusicOnHoldStop", "call,all", ch.std_fields())
@@ -326,9 +330,11 @@ _USAGE = {
     "get data": "Stream the given <replaceable>file</replaceable>, and receive DTMF data.\n"
                 "Returns the digits received from the channel at the other end.\n",
     "stream file": "Send the given file, allowing playback to be interrupted by the given digits, if any.\n",
-    "wait for digit": "Waits up to <replaceable>timeout</replaceable> milliseconds for channel to receive a DTMF digit.\n",
+    "wait for digit": "Waits up to <replaceable>timeout</replaceable> milliseconds for channel to receive a "
+                      "DTMF digit.\n",
     "record file": "Record to a file until a given dtmf digit in the sequence is received.\n",
-    "say digits": "Say a given digit string, returning early if any of the given DTMF digits are received on the channel.\n",
+    "say digits": "Say a given digit string, returning early if any of the given DTMF digits are received on "
+                  "the channel.\n",
     "get variable": "Returns <literal>0</literal> if <replaceable>variablename</replaceable> is not set.\n",
 }
 

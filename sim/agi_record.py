@@ -72,7 +72,8 @@ async def handle_record_file(state: AgiSessionState, argv: list[str]) -> str | N
                 break
             wake = deadline
             if silence is not None and ch.far_end_media:
-                quiet_since = max([start, *(s.end for s in ch.heard if s.voice and s.start < now and s.end > start)])
+                voice_ends = [s.end for s in ch.heard if s.voice and s.start < now and s.end > start]
+                quiet_since = max([start, *voice_ends])
                 stop_at = quiet_since + silence + SILENCE_FRAME
                 if now >= stop_at:
                     reason, end = "silence", stop_at

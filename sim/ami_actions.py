@@ -52,7 +52,8 @@ def _reply(session: AmiSession, req: Request, status: str, pairs: Headers) -> No
     session.send_message(head + pairs)
 
 
-def success(session: AmiSession, req: Request, message: str | None = None, pairs: Headers | None = None) -> None:
+def success(session: AmiSession, req: Request, message: str | None = None,
+            pairs: Headers | None = None) -> None:
     _reply(session, req, "Success", ([("Message", message)] if message is not None else []) + (pairs or []))
 
 
@@ -72,7 +73,8 @@ def _list_item(req: Request, event: str, pairs: Headers) -> Headers:
     return head + pairs
 
 
-def _list_complete(session: AmiSession, req: Request, event: str, count: int, extra: Headers | None = None) -> None:
+def _list_complete(session: AmiSession, req: Request, event: str, count: int,
+                   extra: Headers | None = None) -> None:
     pairs: Headers = [("EventList", "Complete"), ("ListItems", str(count)), *(extra or [])]
     session.send_message(_list_item(req, event, pairs))
 
@@ -89,7 +91,8 @@ async def handle_action(session: AmiSession, headers: Headers) -> None:
         return
     handler = ACTIONS.get(name)
     if handler is None:
-        error(session, req, f"Invalid/unknown command: {req.action}. Use Action: ListCommands to show available commands.")
+        error(session, req,
+              f"Invalid/unknown command: {req.action}. Use Action: ListCommands to show available commands.")
         return
     await handler(session, req)
 
@@ -104,7 +107,8 @@ async def a_login(session: AmiSession, req: Request) -> None:
     key = req.get("Key")
     ok = hmac.compare_digest(user.encode(), config.username.encode())
     if (req.get("AuthType") or "").lower() == "md5" and session.challenge is not None and key is not None:
-        expected = hashlib.md5((session.challenge + config.secret).encode()).hexdigest()  # noqa: S324 - AMI protocol
+        # The AMI challenge protocol is defined with MD5.
+        expected = hashlib.md5((session.challenge + config.secret).encode()).hexdigest()
         ok = ok and hmac.compare_digest(key.lower(), expected)
     else:
         ok = ok and secret is not None and hmac.compare_digest(secret.encode(), config.secret.encode())
@@ -342,7 +346,8 @@ async def a_pjsipshowendpoints(session: AmiSession, req: Request) -> None:
     for ep in endpoints:
         contacts = f"{ep.aors or ep.name}/{ep.contact}," if ep.contact else ""
         session.send_message(_list_item(req, "EndpointList", [
-            ("ObjectType", "endpoint"), ("ObjectName", ep.name), ("Transport", ep.transport), ("Aor", ep.aors),
+            ("ObjectType", "endpoint"), ("ObjectName", ep.name), ("Transport", ep.transport),
+            ("Aor", ep.aors),
             ("Auths", ep.auth), ("OutboundAuths", ""), ("Contacts", contacts),
             ("DeviceState", DEVICE_STATE_TEXT.get(ep.device_state, "Unknown")),
             ("ActiveChannels", ",".join(registry.active_channels(ep.name))),

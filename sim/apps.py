@@ -98,7 +98,7 @@ async def app_mset(pbx: Pbx, ch: Channel, data: str) -> AppResult:
 
 
 def goto(pbx: Pbx, ch: Channel, target: str) -> bool:
-    """Move ``ch`` to ``[[context,]exten,]priority`` (priority may be a label); False when it does not exist."""
+    """Move ``ch`` to ``[[context,]exten,]priority`` (priority may be a label); False when it is missing."""
     parts = [p.strip() for p in split_args(target)]
     if not parts or len(parts) > 3:
         return False

@@ -124,10 +124,10 @@ async def app_dial(pbx: Pbx, ch: Channel, data: str) -> AppResult:
         dest.watchers.discard(ch.signal)
 
 
-async def _ring(pbx: Pbx, ch: Channel, dest: Channel, timeout: float | None) -> str:
+async def _ring(pbx: Pbx, ch: Channel, dest: Channel, ring_for: float | None) -> str:
     """Wait for answer, failure, timeout or the caller giving up; emits DialState on ringing."""
     start_outgoing(pbx, dest)
-    deadline = None if timeout is None else pbx.now() + timeout
+    deadline = None if ring_for is None else pbx.now() + ring_for
     reported = dest.state
     while True:
         if ch.interrupted:

@@ -222,7 +222,10 @@ class Dialplan:
             raise DialplanError(f"{source}:{number}: exten needs pattern,priority,application")
         pattern = parts[0].strip().split("/", 1)[0]  # a /callerid match is accepted and ignored
         if pattern.startswith("_"):
-            _pattern_regex(pattern)
+            try:
+                _pattern_regex(pattern)
+            except DialplanError as exc:
+                raise DialplanError(f"{source}:{number}: {exc}") from exc
         ext = context.extensions.setdefault(pattern, Extension(pattern))
         cls._add_step(ext, parts[1], source, number)
         return ext

@@ -69,7 +69,7 @@ class AsteriskEmulator:
         await self.pbx.reset()
 
     async def restart(self, downtime: float = 0.0) -> None:
-        """``core restart``: Shutdown event, sockets closed, channels gone; back on the same port after ``downtime``.
+        """``core restart``: Shutdown event, sockets closed, channels gone; back on the same port later.
 
         Registrations survive (Asterisk keeps contacts in its database); FullyBooted then shows a new Uptime.
         """
@@ -116,7 +116,7 @@ class AsteriskEmulator:
             self.pbx.pjsip.add(Endpoint(name, context=context, aors="" if trunk else name, trunk=trunk))
 
     def add_agent(self, agent: ScriptedAgent) -> None:
-        """An agent's softphone: calls to ``PJSIP/<endpoint>`` follow the script; registers unless told not to."""
+        """An agent softphone: calls to ``PJSIP/<endpoint>`` follow the script; registers if asked to."""
         self.add_endpoint(agent.endpoint)
         self.pbx.agents[agent.endpoint] = agent
         if agent.registered:

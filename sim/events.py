@@ -93,9 +93,10 @@ class EventRecorder:
         """Events about ``channel`` (its Channel field, or DestChannel for originate dials)."""
         out = []
         for e in self.events:
-            if e.get("Channel") == channel or (e.get("Channel") is None and e.get("DestChannel") == channel):
-                if names is None or e.name in names:
-                    out.append(e)
+            own = e.get("Channel")
+            mine = own == channel or (own is None and e.get("DestChannel") == channel)
+            if mine and (names is None or e.name in names):
+                out.append(e)
         return out
 
     def close(self) -> None:

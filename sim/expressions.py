@@ -1,4 +1,4 @@
-"""Dialplan text evaluation: ``${VAR}``/``${FUNC(args)}`` substitution, ``$[...]`` expressions, argument lists."""
+"""Dialplan text evaluation: ``${VAR}``/``${FUNC(args)}`` substitution, ``$[...]`` expressions, arguments."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ Resolver = Callable[[str], str | None]
 
 
 def split_args(data: str, sep: str = ",") -> list[str]:
-    """Split application arguments like ``ast_app_separate_args``: quotes, brackets and backslashes respected."""
+    """Split application arguments like ``ast_app_separate_args`` (quotes, brackets, backslashes kept)."""
     if data == "":
         return []
     args: list[str] = []
@@ -216,10 +216,14 @@ class _Parser:
             right = self.additive()
             if op == "=~":
                 match = re.search(right, left)
-                left = "0" if match is None else (match.group(1) if match.groups() else str(len(match.group(0))))
+                if match is None:
+                    left = "0"
+                else:
+                    left = match.group(1) if match.groups() else str(len(match.group(0)))
                 continue
             a, b = _number(left), _number(right)
-            pair: tuple[float, float] | tuple[str, str] = (a, b) if a is not None and b is not None else (left, right)
+            numeric = a is not None and b is not None
+            pair: tuple[float, float] | tuple[str, str] = (a, b) if numeric else (left, right)  # type: ignore[assignment]
             result = {
                 "=": pair[0] == pair[1],
                 "!=": pair[0] != pair[1],

@@ -1,4 +1,4 @@
-"""Dialplan functions and built-in variables the emulator understands (read and, where Asterisk allows, write)."""
+"""Dialplan functions and built-in variables the emulator understands (read, and write where Asterisk can)."""
 
 from __future__ import annotations
 

@@ -91,7 +91,8 @@ class Sound:
 
 def tone(samples: int, freq: float, amplitude: int) -> bytes:
     """A sine tone of ``samples`` samples."""
-    data = array.array("h", (int(amplitude * math.sin(2 * math.pi * freq * i / RATE)) for i in range(samples)))
+    step = 2 * math.pi * freq / RATE
+    data = array.array("h", (int(amplitude * math.sin(step * i)) for i in range(samples)))
     return data.tobytes()
 
 
@@ -110,7 +111,8 @@ def read_wav(path: Path) -> bytes:
     samples = array.array("h")
     samples.frombytes(raw)
     if channels > 1:
-        samples = array.array("h", (sum(samples[i : i + channels]) // channels for i in range(0, len(samples), channels)))
+        frames = range(0, len(samples), channels)
+        samples = array.array("h", (sum(samples[i : i + channels]) // channels for i in frames))
     if rate != RATE:
         ratio = rate / RATE
         count = int(len(samples) / ratio)
@@ -130,12 +132,12 @@ def write_wav(path: Path, pcm: bytes) -> None:
 
 def mix_timeline(segments: Sequence[AudioSegment], start: float, end: float) -> bytes:
     """Silence from ``start`` to ``end`` with every segment mixed in at its offset (clipped to the window)."""
-    total = max(0, int(round((end - start) * RATE)))
+    total = max(0, round((end - start) * RATE))
     out = array.array("h", bytes(total * BYTES_PER_SAMPLE))
     for seg in segments:
         data = array.array("h")
         data.frombytes(seg.pcm)
-        offset = int(round((seg.start - start) * RATE))
+        offset = round((seg.start - start) * RATE)
         for i, value in enumerate(data):
             j = offset + i
             if 0 <= j < total:
@@ -151,8 +153,8 @@ def concat_voice(segments: Sequence[AudioSegment], start: float, end: float) -> 
     for seg in sorted(segments, key=lambda s: s.start):
         if seg.end <= start or seg.start >= end:
             continue
-        first = max(0, int(round((start - seg.start) * RATE)))
-        last = min(seg.samples, int(round((end - seg.start) * RATE)))
+        first = max(0, round((start - seg.start) * RATE))
+        last = min(seg.samples, round((end - seg.start) * RATE))
         parts.append(seg.pcm[first * BYTES_PER_SAMPLE : last * BYTES_PER_SAMPLE])
     return b"".join(parts)
 

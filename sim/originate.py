@@ -108,15 +108,16 @@ async def originate(pbx: Pbx, req: OriginateRequest) -> bool:
     return True
 
 
-async def _wait_answer(pbx: Pbx, dest: Channel, timeout: float) -> int:
+async def _wait_answer(pbx: Pbx, dest: Channel, ring_for: float) -> int:
     start_outgoing(pbx, dest)
-    deadline = pbx.now() + timeout
+    deadline = pbx.now() + ring_for
     reported = dest.state
     while True:
         if dest.state == ChannelState.UP:
             return REASON_ANSWERED
         if dest.hangup_requested or dest.destroyed:
-            return {CAUSE_BUSY: REASON_BUSY, CAUSE_CONGESTION: REASON_CONGESTION}.get(dest.hangupcause, REASON_HANGUP)
+            reasons = {CAUSE_BUSY: REASON_BUSY, CAUSE_CONGESTION: REASON_CONGESTION}
+            return reasons.get(dest.hangupcause, REASON_HANGUP)
         if dest.state != reported:
             reported = dest.state
             if dest.state == ChannelState.RINGING:

@@ -146,7 +146,8 @@ class Pbx:
         self.channels[ch.name] = ch
         self.emit("Newchannel", "call,all", ch.std_fields())
 
-    def new_local_pair(self, exten: str, context: str, linkedid: str | None = None) -> tuple[Channel, Channel]:
+    def new_local_pair(self, exten: str, context: str,
+                       linkedid: str | None = None) -> tuple[Channel, Channel]:
         """A Local channel pair; ``;2`` will run ``exten@context``. Emits both Newchannel events."""
         name1, name2 = self.namer.local_pair(exten, context)
         uid1 = self.namer.uniqueid(self.epoch())
@@ -208,9 +209,11 @@ class Pbx:
 
     def indicate_ringing(self, ch: Channel) -> None:
         """Ringing() on a Local ``;2`` shows as Ringing on its ``;1``."""
-        if ch.is_local and ch.partner is not None and ch.name.endswith(";2"):
-            if ch.partner.state not in (ChannelState.UP, ChannelState.RINGING):
-                self.set_state(ch.partner, ChannelState.RINGING)
+        partner = ch.partner
+        if ch.is_local and partner is not None and ch.name.endswith(";2") and partner.state not in (
+            ChannelState.UP, ChannelState.RINGING
+        ):
+            self.set_state(partner, ChannelState.RINGING)
 
     async def answer_settle(self, ch: Channel) -> None:
         """After answering, wait for the first media frame from the far end (at most 500 ms)."""
@@ -295,7 +298,8 @@ class Pbx:
 
             stop_mixmonitors(self, ch, emit_stop=False)
         self.emit("Hangup", "call,all",
-                  [*ch.std_fields(), ("Cause", str(ch.hangupcause)), ("Cause-txt", cause_text(ch.hangupcause))])
+                  [*ch.std_fields(), ("Cause", str(ch.hangupcause)),
+                   ("Cause-txt", cause_text(ch.hangupcause))])
         self.channels.pop(ch.name, None)
         if ch.is_local:
             self.emit("DeviceStateChange", "call,all", [("Device", ch.device), ("State", "NOT_INUSE")])
@@ -410,9 +414,9 @@ class Pbx:
             if ch.listening == 0:
                 ch.digits.clear()
 
-    async def next_digit(self, ch: Channel, timeout: float | None) -> str | None:
+    async def next_digit(self, ch: Channel, limit: float | None) -> str | None:
         """The next digit (must be inside ``listening``): "" on timeout, None when interrupted."""
-        deadline = None if timeout is None else self.now() + timeout
+        deadline = None if limit is None else self.now() + limit
         while True:
             if ch.digits:
                 return ch.digits.pop(0)

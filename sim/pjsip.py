@@ -74,12 +74,14 @@ def parse_pjsip_conf(text: str) -> list[Endpoint]:
         if "=" in line and sections:
             key, value = (part.strip() for part in line.split("=", 1))
             sections[-1][1][key.lstrip(">").strip()] = value.lstrip(">").strip()
-    identified = {opts.get("endpoint", "") for _, opts, tmpl in sections if not tmpl and opts.get("type") == "identify"}
+    identified = {opts.get("endpoint", "") for _, opts, tmpl in sections
+                  if not tmpl and opts.get("type") == "identify"}
     endpoints = []
     for name, opts, is_template in sections:
         if is_template or opts.get("type") != "endpoint":
             continue
-        endpoints.append(Endpoint(name=name, context=opts.get("context", "default"), aors=opts.get("aors", ""),
+        endpoints.append(Endpoint(name=name, context=opts.get("context", "default"),
+                                  aors=opts.get("aors", ""),
                                   auth=opts.get("auth", ""), transport=opts.get("transport", ""),
                                   trunk=name in identified or not opts.get("aors")))
     return endpoints
@@ -120,7 +122,7 @@ class PjsipRegistry:
         self._contact_status(ep, ep.contact, "NonQualified")
 
     def unregister(self, name: str) -> None:
-        """The contact expires or is removed: PeerStatus Unreachable, device UNAVAILABLE, ContactStatus Removed."""
+        """The contact goes: PeerStatus Unreachable, device UNAVAILABLE, ContactStatus Removed."""
         ep = self.endpoints.get(name)
         if ep is None or ep.contact is None:
             return

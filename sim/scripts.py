@@ -1,4 +1,4 @@
-"""Scripted far ends: callers (DTMF, speech, hang-up at given times) and agents (answer, talk, never answer)."""
+"""Scripted far ends: callers (DTMF, speech, hang-up at given times), agents (answer, talk, never answer)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 
 from switchboard.clock import Clock
 
@@ -24,20 +23,20 @@ class Signal:
             if not fut.done():
                 fut.set_result(None)
 
-    async def wait(self, clock: Clock, timeout: float | None) -> None:
-        """Return on the next notify, or after ``timeout`` seconds of ``clock`` time (None: no limit)."""
-        if timeout is not None and timeout <= 0:
+    async def wait(self, clock: Clock, limit: float | None) -> None:
+        """Return on the next notify, or after ``limit`` seconds of ``clock`` time (None: no limit)."""
+        if limit is not None and limit <= 0:
             await asyncio.sleep(0)
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(fut)
-        if timeout is None:
+        if limit is None:
             try:
                 await fut
             finally:
                 fut.cancel()
             return
-        sleeper = asyncio.ensure_future(clock.sleep(timeout))
+        sleeper = asyncio.ensure_future(clock.sleep(limit))
         try:
             await asyncio.wait((fut, sleeper), return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -46,14 +45,3 @@ class Signal:
                 sleeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sleeper
-
-
-async def wait_until(clock: Clock, signal: Signal, predicate: Callable[[], bool], timeout: float | None) -> bool:
-    """Wait until ``predicate()`` holds (True) or ``timeout`` seconds pass (False); None waits forever."""
-    deadline = None if timeout is None else clock.monotonic() + timeout
-    while not predicate():
-        remaining = None if deadline is None else deadline - clock.monotonic()
-        if remaining is not None and remaining <= 0:
-            return False
-        await signal.wait(clock, remaining)
-    return True

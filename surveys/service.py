@@ -385,6 +385,13 @@ class SurveyService:
             )
             if changed:
                 await store.release_contact(record.number, record.id)
+        if (
+            report.message_id
+            and not record.gateway_message_id
+            and report.status is not DeliveryStatus.REJECTED
+        ):
+            # Kannel learns the SMSC's id only after sendsms answered; keep it for later receipts and audits.
+            await store.note_message_id(record.id, report.gateway, report.message_id)
         log.info(
             "survey delivery report call_id=%s survey_id=%s status=%s applied=%s detail=%s",
             record.call_id,

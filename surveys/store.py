@@ -283,6 +283,22 @@ class SurveyStore:
             )
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
+    async def note_message_id(self, survey_id: str, gateway: str, message_id: str) -> bool:
+        """Record the gateway's id for a survey that has none yet (it came with a delivery report)."""
+        try:
+            return await self._update(
+                [SurveyRow.id == survey_id, SurveyRow.gateway_message_id.is_(None)],
+                {"gateway": gateway, "gateway_message_id": message_id},
+            )
+        except IntegrityError:
+            log.warning(
+                "gateway reused a message id gateway=%s message_id=%s survey_id=%s; not recorded",
+                gateway,
+                message_id,
+                survey_id,
+            )
+            return False
+
     async def take_prefix_slot(self, prefix: str, hour: datetime, cap: int) -> bool:
         """Count one more send for ``prefix`` this hour, unless ``cap`` is reached (then False)."""
         async with self._sessions() as session, session.begin():

@@ -90,6 +90,14 @@ class HttpSettings(_Section):
     port: int = Field(8000, ge=0, le=65535, description="HTTP listen port")
 
 
+DEFAULT_REGION_MAP: dict[str, str] = {
+    **dict.fromkeys(("US", "CA", "MX", "BR", "AR", "CL", "CO"), "americas"),
+    **dict.fromkeys(("GB", "IE", "FR", "DE", "ES", "IT", "NL", "BE", "CH", "AT", "SE", "NO", "DK", "FI", "PL",
+                     "PT", "ZA", "AE", "IL"), "emea"),
+    **dict.fromkeys(("JP", "KR", "CN", "HK", "SG", "IN", "AU", "NZ"), "apac"),
+}
+
+
 class IvrSettings(_Section):
     flows_dir: Path = Field(Path("flows"), description="Directory of YAML call flows")
     default_flow: str = Field("main", description="Flow run when the AGI route names none")
@@ -102,6 +110,13 @@ class IvrSettings(_Section):
     repeat_window_hours: float = Field(
         24.0, ge=0, description="A caller back within this after 'resolved' skips the script"
     )
+    default_skill: str = Field("general", description="Skill of calls a flow hands over without one")
+    default_country: str = Field("US", description="Country assumed for caller numbers without +code")
+    region_map: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_REGION_MAP),
+        description="Caller's country (GB) or E.164 prefix (+1212) to region; key 'default' for the rest",
+    )
+    flows_poll_seconds: float = Field(2.0, ge=0, description="Seconds between flow file checks (0: never)")
 
 
 class SpeechSettings(_Section):
@@ -241,6 +256,76 @@ class SurveysSettings(_Section):
     smpp_max_per_second: float = Field(50.0, gt=0, description="Submits per second at most (SMSC throttling)")
 
 
+class WebSettings(_Section):
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        "auto", description="Secure cookies; auto: on, except plain http to a loopback http.host (the demo)"
+    )
+    session_idle_minutes: float = Field(60.0, gt=0, description="A page session unused this long signs out")
+    session_max_hours: float = Field(12.0, gt=0, description="A page session ends this long after sign-in")
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed sign-ins per user name and address before they are refused for a while"
+    )
+    login_ip_max_failures: int = Field(
+        50, ge=1, description="Failed sign-ins per address (any user name) before it is refused for a while"
+    )
+    login_window_seconds: int = Field(900, ge=1, description="How long failed sign-ins count and lock out")
+    password_min_length: int = Field(10, ge=8, le=128, description="Shortest password accepted for a user")
+    token_default_days: int = Field(90, ge=1, description="Lifetime of a new API token when none is asked")
+    token_max_days: int = Field(365, ge=1, description="Longest lifetime an API token may be given")
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body accepted by any route (413 beyond)"
+    )
+    allowed_origins: list[str] = Field(
+        [], description="Other origins (scheme://host:port) allowed to send signed-in writes"
+    )
+    redis_key_prefix: str = Field("sb:web", description="Prefix of the Redis keys counting failed sign-ins")
+
+
+class RecordingsSettings(_Section):
+    asterisk_dir: str = Field(
+        "/var/spool/asterisk/monitor", description="Where MixMonitor writes recordings, as Asterisk sees it"
+    )
+    local_dir: Path = Field(
+        Path("var/recordings"), description="The same directory as this controller sees it (shared mount)"
+    )
+    file_template: str = Field(
+        "sb-{uniqueid}.wav", description="Recording file in asterisk_dir when MIXMONITOR_FILENAME is unseen"
+    )
+    separate_legs: bool = Field(
+        False, description="MixMonitor also writes r()/t() leg files: transcripts get caller/agent speakers"
+    )
+    caller_leg_template: str = Field(
+        "{stem}-caller.wav", description="Caller leg file (MixMonitor r()); {stem}: mixed path without .ext"
+    )
+    agent_leg_template: str = Field(
+        "{stem}-agent.wav", description="Agent leg file (MixMonitor t()); {stem}: mixed path without .ext"
+    )
+    engine: Literal["pocketsphinx", "vosk", "none"] = Field(
+        "pocketsphinx", description="Transcription engine (none: recordings are kept, not transcribed)"
+    )
+    vosk_model_dir: Path | None = Field(None, description="Vosk model directory used when engine is vosk")
+    workers: int = Field(1, ge=1, le=32, description="Transcriber processes (a bounded pool)")
+    max_attempts: int = Field(4, ge=1, description="Attempts per recording before it is failed or missing")
+    retry_initial: float = Field(30.0, gt=0, description="Seconds before the first retry of a failed job")
+    retry_max: float = Field(1800.0, gt=0, description="Cap on the retry delay in seconds")
+    settle_seconds: float = Field(
+        2.0, ge=0, description="Wait after hang-up before reading the file (MixMonitor closes it late)"
+    )
+    job_timeout: float = Field(3600.0, gt=0, description="Longest one transcription may run, in seconds")
+    lease_seconds: float = Field(
+        7200.0, gt=0, description="Seconds a worker holds a job before another process may take it over"
+    )
+    poll_interval: float = Field(15.0, gt=0, description="Seconds between checks for jobs queued elsewhere")
+    retention_days: int = Field(365, ge=0, description="Days a recording is kept after the call (0: forever)")
+    retention_days_by_queue: dict[str, int] = Field(
+        {}, description="Retention days per queue, overriding retention_days (0: forever)"
+    )
+    retention_sweep_interval: float = Field(3600.0, gt=0, description="Seconds between retention sweeps")
+    audit_window_seconds: float = Field(
+        300.0, ge=0, description="Repeated range requests by one user within this are one audit entry"
+    )
+
+
 class Settings(BaseSettings):
     """The whole configuration tree."""
 
@@ -262,6 +347,8 @@ class Settings(BaseSettings):
     speech: SpeechSettings = SpeechSettings()
     acd: AcdSettings = AcdSettings()
     surveys: SurveysSettings = SurveysSettings()
+    recordings: RecordingsSettings = RecordingsSettings()
+    web: WebSettings = WebSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -9,7 +9,7 @@ import importlib.util
 # A domain that keeps tables elsewhere adds its module here.
 TABLE_MODULES: tuple[str, ...] = tuple(
     f"{domain}.{module}"
-    for domain in ("switchboard", "ivr", "acd", "recordings", "surveys")
+    for domain in ("switchboard", "switchboard.users", "ivr", "acd", "recordings", "surveys")
     for module in ("tables", "store")
     if f"{domain}.{module}" != __name__
 )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ivr.fastagi.errors import AgiCommandError
 from ivr.runtime.channel import CallChannel
 from ivr.runtime.intents import normalise, safe_text
 from ivr.runtime.state import CallState
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 WAV_HEADER_BYTES = 44
 # failures after which this call stops trying speech (the next attempt would fail or be slow again)
-FAILURES_THAT_DISABLE_SPEECH = frozenset({"timeout", "error", "unavailable", "missing-file"})
+FAILURES_THAT_DISABLE_SPEECH = frozenset({"timeout", "error", "unavailable", "missing-file", "record-failed"})
 
 
 class Recognised(Protocol):
@@ -129,9 +130,15 @@ class Listener:
         local = self.config.spool_dir / f"{name}.wav"
         escape = "#" + "".join(d for d in escape_digits if d != "#")
         try:
-            result = await channel.record_file(
-                remote, "wav", escape_digits=escape, timeout_ms=listen_ms, silence_s=self.config.silence_s
-            )
+            try:
+                result = await channel.record_file(
+                    remote, "wav", escape_digits=escape, timeout_ms=listen_ms, silence_s=self.config.silence_s
+                )
+            except AgiCommandError as exc:
+                # e.g. Asterisk cannot write to its spool directory: keys instead, for the rest of the call
+                log.warning("RECORD FILE failed call_id=%s error=%s", state.call_id, exc)
+                state.speech_down = True
+                return Heard(failure="record-failed")
             if result.digit is not None and result.digit != "#":
                 return Heard(digit=result.digit)
             if result.endpos <= 0:

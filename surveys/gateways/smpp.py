@@ -64,7 +64,13 @@ class _Broker(AbstractBroker):
     def __init__(self) -> None:
         self._queue: collections.deque[SmppMessage] = collections.deque()
         self._ready = asyncio.Event()
+        self._closed = False
         self.taken: set[str] = set()
+
+    def close(self) -> None:
+        """Wake and end the consumer."""
+        self._closed = True
+        self._ready.set()
 
     async def enqueue(self, message: SmppMessage) -> None:
         self._queue.append(message)
@@ -72,6 +78,9 @@ class _Broker(AbstractBroker):
 
     async def dequeue(self) -> SmppMessage:
         while not self._queue:
+            if self._closed:
+                # Ends aiosmpplib's sender task at once instead of after its 0.5 s grace.
+                raise ConnectionError("smpp gateway closing")
             self._ready.clear()
             await self._ready.wait()
         message = self._queue.popleft()
@@ -235,6 +244,7 @@ class SmppGateway:
     async def close(self) -> None:
         task, self._task = self._task, None
         esme = self._esme
+        self._broker.close()
         if esme is not None and esme.session_state == SmppSessionState.BOUND_TRX:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(esme.stop(), timeout=2.0)

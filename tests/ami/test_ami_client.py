@@ -408,18 +408,21 @@ async def test_garbage_bytes_are_logged_and_the_client_keeps_serving(
     server = await ami_server(golden(transcript("basic"), transcript("acd-connect")))
     client = clients(server.port, clock)
     await started_ready(client, wait_until)
-    sub = client.subscribe(["DeviceStateChange"])
+    sub = client.subscribe(["DeviceStateChange", "Newchannel"])
     caplog.set_level(logging.WARNING, logger="ami")
 
     await server.sessions[0].send(
         b"\x00\xff\xfe garbage\r\n\r\n",
         b"this is not AMI at all\r\nnor: is this\r\n\r\n",
         b"Event: DeviceStateChange\r\nDevice: PJSIP/101\r\nState: NOT_INUSE\r\n\r\n",
+        b"Event: Newchannel\r\nChannel: PJSIP/trunk-1\r\nCallerIDName: Caf\xe9\r\nUniqueid: 7.1\r\n\r\n",
         gap=0.01,
     )
-    (event,) = await drain(sub, 1)
-    assert event.device == "PJSIP/101"
+    device, channel = await drain(sub, 2)
+    assert device.device == "PJSIP/101"
+    assert channel.caller_id_name == "Caf\ufffd" and channel.uniqueid == "7.1"
     assert caplog.text.count("garbage message dropped") == 2
+    assert "non-UTF-8 bytes replaced" in caplog.text
     assert (await client.action("Ping")).fields["Ping"] == "Pong"
     assert client.ready
 
@@ -471,7 +474,9 @@ async def test_keepalive_without_pong_drops_and_reopens_the_connection(
     assert server.names().count("Login") == 2
 
 
-async def test_wait_ready_times_out_on_the_client_clock(ami_server, transcript, clients, clock, wait_until):
+async def test_without_fully_booted_the_client_is_never_ready_and_says_why(
+    ami_server, transcript, clients, clock, wait_until, caplog
+):
     login = transcript("acd-connect").exchange("l1")
 
     async def login_without_fully_booted(session, action):
@@ -479,12 +484,15 @@ async def test_wait_ready_times_out_on_the_client_clock(ami_server, transcript, 
 
     server = await ami_server(login_without_fully_booted)
     client = clients(server.port, clock)
+    caplog.set_level(logging.WARNING, logger="ami")
     await client.start()
     assert client.state == "logged_in"
     waiting = asyncio.create_task(client.wait_ready(timeout=30))
     await clock.advance(30)
     with pytest.raises(AmiTimeout, match="not ready within 30 s"):
         await waiting
+    assert "no FullyBooted after 30s" in caplog.text and "read=system" in caplog.text
+    assert server.names() == ["Login"]  # no resync before Asterisk says it is booted
 
 
 # -- slow consumers ------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ def test_every_golden_transcript_parses_the_same_in_original_chunks_and_in_one_c
         assert all(m.is_event or m.is_response for m in whole)
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cuts=st.lists(st.integers(min_value=0, max_value=60_000), max_size=80))
 def test_golden_bytes_rechunked_at_random_give_the_same_messages(all_transcripts, cuts):
     for transcript in all_transcripts:
@@ -207,7 +207,7 @@ header_value = st.text(
 ).filter(lambda v: not v.startswith(" "))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     events=st.lists(st.dictionaries(header_name, header_value, max_size=6), min_size=1, max_size=8),
     cuts=st.lists(st.integers(min_value=0, max_value=5000), max_size=30),

@@ -75,7 +75,8 @@ class AmiMessage:
         return None
 
 
-def parse_ami_stream(data: bytes, times: Sequence[tuple[int, float]] = ()) -> tuple[str | None, list[AmiMessage]]:
+def parse_ami_stream(data: bytes,
+                     times: Sequence[tuple[int, float]] = ()) -> tuple[str | None, list[AmiMessage]]:
     """Split the bytes Asterisk sent into (banner, messages); ``times`` maps byte offsets to chunk times."""
     banner = None
     start = 0
@@ -207,7 +208,7 @@ def stream_key(msg: AmiMessage, canon: Canon) -> str:
 
 @dataclass(frozen=True)
 class Allowance:
-    """A deliberate, documented difference: ``field`` of ``event`` in streams starting with ``stream`` may differ."""
+    """A documented difference: ``field`` of ``event`` in streams starting with ``stream`` may differ."""
 
     stream: str
     event: str
@@ -294,8 +295,8 @@ class AgiExchange:
 class AgiTranscript:
     """A golden FastAGI session: the environment Asterisk sent and the command/reply exchanges.
 
-    ``hangup_after`` is the index of the exchange after whose reply the bare ``HANGUP`` line arrived (and before
-    the next reply), or None.
+    ``hangup_after`` is the index of the exchange after whose reply the bare ``HANGUP`` line arrived (and
+    before the next reply), or None.
     """
 
     env: tuple[tuple[str, str], ...]

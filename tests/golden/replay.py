@@ -15,6 +15,7 @@ from switchboard.clock import ManualClock
 from tests.golden.agi_peer import GoldenAgiPeer
 from tests.golden.golden_compare import AmiMessage, AmiTranscript, load_agi_transcript, parse_ami_stream
 
+CALLER_SOUND = "/var/lib/asterisk/sounds/custom/restart-please"  # what the golden caller plays
 STEP = 0.02  # emulator seconds per clock step; small enough that I/O round trips keep golden timing
 Stimulus = Callable[[AsteriskEmulator], Awaitable[None] | None]
 
@@ -66,7 +67,7 @@ def golden_emulator(clock: ManualClock, golden_dir: Path, tmp_path: Path, *, pjs
         ami_secret="golden-secret",
         timestamp_events=timestamps,
         pjsip_config=config / "pjsip.conf" if pjsip else None,
-        sounds={"/var/lib/asterisk/sounds/custom/restart-please": golden_dir / "media" / "caller-says-restart-please.wav"},
+        sounds={CALLER_SOUND: golden_dir / "media" / "caller-says-restart-please.wav"},
         agi_redirects={"127.0.0.1:4573": agi, "127.0.0.1:4590": ("127.0.0.1", refused)},
         file_root=tmp_path / "files",
         local_counter_start=local_start,

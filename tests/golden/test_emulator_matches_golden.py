@@ -1,9 +1,9 @@
 """The emulator answers every golden scenario as the real Asterisk 22 did.
 
 Each AMI scenario is replayed (its ``>>>`` actions at their times, on a ManualClock, over TCP) against the
-emulator loaded with the golden extensions.conf; a scripted FastAGI peer sends the golden AGI commands. Replies
-must match field for field; consumed events must match per stream (see golden_compare). Deliberate differences
-are listed in ALLOWED below, each with its reason, and each must still be needed.
+emulator loaded with the golden extensions.conf; a scripted FastAGI peer sends the golden AGI commands.
+Replies must match field for field; consumed events must match per stream (see golden_compare). Deliberate
+differences are listed below (ALLOWED, AGI_ENDPOS_TOLERANCE), each with its reason.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import pytest
 
 from sim.emulator import AsteriskEmulator
 from sim.scripts import ScriptedAgent, ScriptedCaller
+from switchboard.clock import ManualClock
 from tests.golden.agi_peer import GoldenAgiPeer, PeerSession
 from tests.golden.golden_compare import (
-    Allowance,
     AgiTranscript,
+    Allowance,
     diff_ami,
     load_agi_transcript,
     load_ami_transcript,
@@ -26,7 +27,6 @@ from tests.golden.golden_compare import (
     split_messages,
 )
 from tests.golden.replay import drive, golden_emulator, refused_port, replay_ami
-from switchboard.clock import ManualClock
 
 
 def _pjsip_agent_setup(emulator: AsteriskEmulator) -> None:
@@ -58,14 +58,16 @@ ALLOWED: dict[str, list[Allowance]] = {}
 
 # AGI replies that may differ, per (script, command): the emulator records the caller's whole utterance
 # (9563 samples); Asterisk lost its last partial 20 ms frame (9541). endpos may differ by less than a frame.
-AGI_ENDPOS_TOLERANCE = {("ivr-basic", "RECORD FILE /var/spool/asterisk/tmp/sb-golden-rec wav \"#\" 4000 0 s=2"): 160}
+RECORD_COMMAND = 'RECORD FILE /var/spool/asterisk/tmp/sb-golden-rec wav "#" 4000 0 s=2'
+AGI_ENDPOS_TOLERANCE = {("ivr-basic", RECORD_COMMAND): 160}
 
 
-def compare_agi(script: str, golden: AgiTranscript, got: PeerSession, *, own_caller: bool = True) -> list[str]:
+def compare_agi(script: str, golden: AgiTranscript, got: PeerSession, *,
+                own_caller: bool = True) -> list[str]:
     """Differences between a golden AGI session and what the peer received (env, replies, HANGUP position).
 
-    ``own_caller`` False: the AGI transcript was captured with another scenario's caller (ivr-to-hold comes from
-    rona), so the caller's identity and channel name are not compared.
+    ``own_caller`` False: the AGI transcript was captured with another scenario's caller (ivr-to-hold comes
+    from rona), so the caller's identity and channel name are not compared.
     """
     problems = []
     skip = set() if own_caller else {"agi_callerid", "agi_calleridname", "agi_channel"}
@@ -84,9 +86,10 @@ def compare_agi(script: str, golden: AgiTranscript, got: PeerSession, *, own_cal
                 continue
         problems.append(f"{script} {want.command!r}: want {want.reply} got {have.reply}")
     if len(golden.exchanges) != len(got.exchanges):
-        problems.append(f"{script}: {len(golden.exchanges)} exchanges in golden, {len(got.exchanges)} replayed")
+        problems.append(f"{script}: {len(golden.exchanges)} exchanges in golden, {len(got.exchanges)} here")
     if golden.hangup_after != got.hangup_after:
-        problems.append(f"{script}: HANGUP after exchange {golden.hangup_after} in golden, {got.hangup_after} here")
+        problems.append(f"{script}: HANGUP after exchange {golden.hangup_after} in golden, "
+                        f"{got.hangup_after} here")
     return problems
 
 

@@ -80,10 +80,19 @@ def write_wav(path: Path, seconds: float = 1.0) -> None:
 class FakeChannel:
     """An in-memory AGI channel that behaves like AgiSession towards a scripted caller."""
 
-    def __init__(self, script: Sequence[object], *, spool_dir: Path, asterisk_spool_dir: str,
-                 utterances: dict[str, tuple[str, float]], callerid: str = "+15551230001",
-                 calleridname: str = "Test Caller", network_script: str = "ivr/main",
-                 missing_files: Sequence[str] = (), clock: Any = None) -> None:
+    def __init__(
+        self,
+        script: Sequence[object],
+        *,
+        spool_dir: Path,
+        asterisk_spool_dir: str,
+        utterances: dict[str, tuple[str, float]],
+        callerid: str = "+15551230001",
+        calleridname: str = "Test Caller",
+        network_script: str = "ivr/main",
+        missing_files: Sequence[str] = (),
+        clock: Any = None,
+    ) -> None:
         self.env = AgiEnvironment(
             network_script=network_script, request=f"agi://127.0.0.1/{network_script}",
             channel="PJSIP/carrier-00000001", language="en", type="PJSIP", uniqueid="1795395982.2",
@@ -165,9 +174,16 @@ class FakeChannel:
         self._cmd(f"SAY DIGITS {digits}")
         return None
 
-    async def record_file(self, filename: str, fmt: str = "wav", escape_digits: str = "#",
-                          timeout_ms: int = 10000, offset: int = 0, beep: bool = False,
-                          silence_s: int | None = None) -> RecordResult:
+    async def record_file(
+        self,
+        filename: str,
+        fmt: str = "wav",
+        escape_digits: str = "#",
+        timeout_ms: int = 10000,
+        offset: int = 0,
+        beep: bool = False,
+        silence_s: int | None = None,
+    ) -> RecordResult:
         self._cmd(f"RECORD FILE {filename} {fmt} {escape_digits} {timeout_ms} {offset} s={silence_s}")
         assert filename.startswith(self.asterisk_spool_dir), filename
         await asyncio.sleep(0)
@@ -241,8 +257,14 @@ class FakeSpeech:
     "check-wav" (raises BadAudio for files that are not WAV, like a real engine).
     """
 
-    def __init__(self, utterances: dict[str, tuple[str, float]], *, mode: str = "ok", free_ok: bool = True,
-                 sleeper: Callable[[float], Any] | None = None) -> None:
+    def __init__(
+        self,
+        utterances: dict[str, tuple[str, float]],
+        *,
+        mode: str = "ok",
+        free_ok: bool = True,
+        sleeper: Callable[[float], Any] | None = None,
+    ) -> None:
         self.utterances = utterances
         self.mode = mode
         self.free_ok = free_ok
@@ -271,8 +293,9 @@ class FakeSpeech:
             raise BadAudio("not a WAV file")
         return self.utterances.get(wav.stem, ("", 0.0))
 
-    async def recognize_grammar(self, wav: Path, phrases: Sequence[str], *,
-                                deadline: float | None = None) -> Recognition:
+    async def recognize_grammar(
+        self, wav: Path, phrases: Sequence[str], *, deadline: float | None = None
+    ) -> Recognition:
         self.calls.append(("grammar", wav, tuple(phrases), deadline))
         text, conf = await self._behave(wav)
         said = normalise(text)
@@ -324,6 +347,7 @@ class Kit:
     """Everything one IVR test needs, built around the same spool directories."""
 
     Press = Press
+    write_wav = staticmethod(write_wav)
     Speak = Speak
     Silence = Silence
     Hangup = Hangup
@@ -340,20 +364,40 @@ class Kit:
         self.flows_dir = FLOWS_DIR
 
     def channel(self, *script: object, **kw: Any) -> FakeChannel:
-        return FakeChannel(list(script), spool_dir=self.spool_dir, asterisk_spool_dir=self.asterisk_spool_dir,
-                           utterances=self.utterances, **kw)
+        return FakeChannel(
+            list(script),
+            spool_dir=self.spool_dir,
+            asterisk_spool_dir=self.asterisk_spool_dir,
+            utterances=self.utterances,
+            **kw,
+        )
 
     def speech(self, **kw: Any) -> FakeSpeech:
         return FakeSpeech(self.utterances, **kw)
 
-    def runner(self, clock: Any, *, speech: Any = None, observer: Any = None, recorder: Any = None,
-               selfservice: Any = None, callbacks: Any = "default", **config: Any) -> FlowRunner:
+    def runner(
+        self,
+        clock: Any,
+        *,
+        speech: Any = None,
+        observer: Any = None,
+        recorder: Any = None,
+        selfservice: Any = None,
+        callbacks: Any = "default",
+        **config: Any,
+    ) -> FlowRunner:
         config.setdefault("spool_dir", self.spool_dir)
         cfg = RunnerConfig(asterisk_spool_dir=self.asterisk_spool_dir, **config)
         return FlowRunner(
-            clock=clock, call_queue=self.queue, prompts=RenderedPrompts("/var/lib/switchboard/sounds"),
-            config=cfg, speech=speech, selfservice=selfservice, recorder=recorder,
-            callbacks=self.callbacks if callbacks == "default" else callbacks, observer=observer,
+            clock=clock,
+            call_queue=self.queue,
+            prompts=RenderedPrompts("/var/lib/switchboard/sounds"),
+            config=cfg,
+            speech=speech,
+            selfservice=selfservice,
+            recorder=recorder,
+            callbacks=self.callbacks if callbacks == "default" else callbacks,
+            observer=observer,
         )
 
     def flows(self, tmp_dir: Path, **texts: str) -> FlowSet:

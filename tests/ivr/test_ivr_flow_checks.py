@@ -64,8 +64,14 @@ def test_shipped_default_flows_pass_the_check():
 
 
 def test_problem_is_formatted_as_file_line_reason():
-    assert format_problem(FlowProblem("flows/main.yaml", 12, "unknown node 'x'")) == "flows/main.yaml:12: unknown node 'x'"
-    assert format_problem(FlowProblem("flows/big.yaml", None, "file is too large")) == "flows/big.yaml: file is too large"
+    assert (
+        format_problem(FlowProblem("flows/main.yaml", 12, "unknown node 'x'"))
+        == "flows/main.yaml:12: unknown node 'x'"
+    )
+    assert (
+        format_problem(FlowProblem("flows/big.yaml", None, "file is too large"))
+        == "flows/big.yaml: file is too large"
+    )
 
 
 # ---- YAML and schema errors -------------------------------------------------------------------------------
@@ -96,13 +102,15 @@ def test_missing_required_key_is_reported(tmp_path):
 
 
 def test_duplicate_key_is_reported_with_both_lines(tmp_path):
-    text = GOOD.replace("  bye: \"Goodbye.\"\n", "  bye: \"Goodbye.\"\n  hello: \"Hi again.\"\n")
+    text = GOOD.replace('  bye: "Goodbye."\n', '  bye: "Goodbye."\n  hello: "Hi again."\n')
     p = only(problems_of(tmp_path, text))
     assert p.line == 5 and p.reason == "duplicate key 'hello' (first at line 3)"
 
 
 def test_several_schema_errors_are_all_reported(tmp_path):
-    text = GOOD.replace("kind: queue", "kind: queue\n    colour: red").replace("prompt: bye", "prompt: bye\n    size: 3")
+    text = GOOD.replace("kind: queue", "kind: queue\n    colour: red").replace(
+        "prompt: bye", "prompt: bye\n    size: 3"
+    )
     problems = problems_of(tmp_path, text)
     assert [(p.line, p.reason) for p in problems] == [
         (14, "node 'billing': unknown key 'colour'"),
@@ -216,12 +224,15 @@ def test_menu_option_pointing_nowhere(tmp_path):
 
 
 def test_unknown_node_in_next(tmp_path):
-    text = GOOD.replace("      - {dtmf: 2, next: bye}", "      - {dtmf: 2, next: thanks}") + """\
+    text = (
+        GOOD.replace("      - {dtmf: 2, next: bye}", "      - {dtmf: 2, next: thanks}")
+        + """\
   thanks:
     kind: play
     prompt: bye
     next: byebye
 """
+    )
     problems = problems_of(tmp_path, text)
     assert (21, "node 'thanks' next: unknown node 'byebye'") in [(p.line, p.reason) for p in problems]
 
@@ -265,7 +276,9 @@ def test_loop_with_no_exit(tmp_path):
     """
     p = only(problems_of(tmp_path, text))
     assert p.line == 4
-    assert p.reason == "loop with no exit: a -> b -> c -> a never reaches a queue, transfer, callback or hang-up"
+    assert (
+        p.reason == "loop with no exit: a -> b -> c -> a never reaches a queue, transfer, callback or hang-up"
+    )
 
 
 def test_loop_through_a_menu_with_an_exit_is_fine(tmp_path):
@@ -378,8 +391,17 @@ def test_any_bytes_give_problems_or_a_flow_never_an_exception(data):
         assert p.reason and (p.line is None or p.line >= 1)
 
 
-@pytest.mark.parametrize("snippet", ["nodes: 3", "nodes: {a: 3}", "nodes: {a: {kind: 3}}", "start: [1]",
-                                     "prompts: {p: {say: [1]}}", "nodes: {a: {kind: menu, options: {}}}"])
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "nodes: 3",
+        "nodes: {a: 3}",
+        "nodes: {a: {kind: 3}}",
+        "start: [1]",
+        "prompts: {p: {say: [1]}}",
+        "nodes: {a: {kind: menu, options: {}}}",
+    ],
+)
 def test_wrong_shapes_get_a_line_and_a_reason(snippet):
     parsed, problems = parse_flow_bytes(f"start: a\n{snippet}\n".encode(), Path("shape.yaml"))
     assert parsed is None and problems

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from pathlib import Path
 
 from ivr.flows import FlowRegistry
@@ -122,7 +123,9 @@ def test_a_running_call_keeps_the_version_it_started_with(tmp_path):
 
 
 def test_sub_flow_cycle_introduced_by_an_edit_is_refused(tmp_path):
-    write(tmp_path / "a.yaml", "start: s\nnodes:\n  s: {kind: subflow, flow: b, next: q}\n  q: {kind: queue}\n")
+    write(
+        tmp_path / "a.yaml", "start: s\nnodes:\n  s: {kind: subflow, flow: b, next: q}\n  q: {kind: queue}\n"
+    )
     write(tmp_path / "b.yaml", "start: q\nnodes:\n  q: {kind: queue}\n")
     registry = FlowRegistry(tmp_path)
     assert registry.reload().problems == ()
@@ -146,14 +149,15 @@ def test_reload_is_safe_while_calls_take_snapshots_in_other_threads(tmp_path):
             while not stop.is_set():
                 flows = registry.snapshot()
                 seen.add(flows["main"].spec.prompts["hi"].say or "")
+                time.sleep(0.0005)
         except BaseException as exc:  # pragma: no cover - the assertion below reports it
             errors.append(exc)
 
-    threads = [threading.Thread(target=reader) for _ in range(3)]
+    threads = [threading.Thread(target=reader) for _ in range(2)]
     for t in threads:
         t.start()
     try:
-        for i in range(30):
+        for i in range(20):
             write(tmp_path / "main.yaml", V2 if i % 2 else BROKEN if i % 3 == 0 else V1)
             registry.reload()
     finally:
@@ -180,3 +184,34 @@ async def test_watch_reloads_changed_files_on_the_clock(tmp_path, clock):
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_call_in_progress_finishes_on_its_version_while_new_calls_get_the_edit(kit, clock, tmp_path):
+    menu = """\
+start: m
+prompts: {p: "Press 1."}
+nodes:
+  m: {kind: menu, prompt: p, options: [{dtmf: 1, next: q}]}
+  q: {kind: queue, queue: old-queue}
+"""
+    write(tmp_path / "main.yaml", menu)
+    registry = FlowRegistry(tmp_path)
+    registry.reload()
+    runner = kit.runner(clock)
+    first = kit.channel(kit.Press("1"))
+    gate = asyncio.Event()
+    original = first.stream_file
+
+    async def waits_for_the_edit(filename, escape_digits=""):
+        await gate.wait()
+        return await original(filename, escape_digits)
+
+    first.stream_file = waits_for_the_edit  # type: ignore[method-assign]
+    running = asyncio.create_task(runner.run(first, registry.snapshot(), "main"))
+    await asyncio.sleep(0.01)
+    write(tmp_path / "main.yaml", menu.replace("old-queue", "new-queue"))
+    assert registry.reload().loaded == ("main",)
+    await runner.run(kit.channel(kit.Press("1")), registry.snapshot(), "main")
+    gate.set()
+    await running
+    assert [r.queue for r in kit.queue.requests] == ["new-queue", "old-queue"]

@@ -9,8 +9,7 @@ import pytest
 
 from ivr.fastagi.errors import AgiProtocolError
 from ivr.flows.model import PromptDef
-from ivr.runtime import Outcome, RenderedPrompts
-from ivr.runtime import texts
+from ivr.runtime import Outcome, RenderedPrompts, texts
 from ivr.runtime.channel import rendered_name
 
 SIMPLE = """\
@@ -112,13 +111,17 @@ async def test_unknown_flow_apologises_and_queues(kit, clock, tmp_path):
 
 
 async def test_runaway_loop_is_stopped_and_the_caller_queued(kit, clock, tmp_path):
-    flows = loaded(kit, tmp_path, main="""\
+    flows = loaded(
+        kit,
+        tmp_path,
+        main="""\
         start: count
         nodes:
           count: {kind: set, values: {priority: "+1"}, next: check}
           check: {kind: condition, if: {var: never, eq: "yes"}, then: out, else: count}
           out: {kind: queue}
-        """)
+        """,
+    )
     path = await kit.runner(clock, max_steps=50).run(kit.channel(), flows, "main")
     assert path.outcome == Outcome.ERROR and "ran 50 nodes" in path.detail
     assert kit.queue.requests[0].reason == "error-fallback"
@@ -147,7 +150,9 @@ async def test_lost_connection_closes_the_record_without_an_exception(kit, clock
 
 async def test_record_store_failures_never_reach_the_caller(kit, clock, tmp_path):
     flows = loaded(kit, tmp_path, main=SIMPLE, helper=HELPER)
-    path = await kit.runner(clock, recorder=Recorder(fail=True)).run(kit.channel(kit.Press("1")), flows, "main")
+    path = await kit.runner(clock, recorder=Recorder(fail=True)).run(
+        kit.channel(kit.Press("1")), flows, "main"
+    )
     assert path.outcome == Outcome.QUEUED
 
 
@@ -191,5 +196,7 @@ async def test_hostile_caller_id_is_capped_and_harmless(kit, clock, tmp_path):
     assert len(req.caller_number) <= 64 and "\x00" not in req.caller_number
     assert len(req.caller_name) <= 128 and "\x00" not in req.caller_name
     assert path.region is None and path.outcome == Outcome.QUEUED
-    assert all(set(v) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-")
-               for v in ch.variables.values())
+    assert all(
+        set(v) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-")
+        for v in ch.variables.values()
+    )

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ivr.runtime import Outcome
-from ivr.runtime import texts
+from ivr.runtime import Outcome, texts
 from ivr.runtime.channel import rendered_name
 from switchboard.clock import SystemClock
 
@@ -92,7 +91,12 @@ async def test_menu_by_voice_uses_a_grammar_of_the_flow_phrases(kit, clock, tmp_
     assert wav.parent == kit.spool_dir and wav.name == f"{ch.call_id}-1.wav"
     assert kit.queue.requests[0].queue == "billing"
     step = path.steps[0]
-    assert (step.input, step.recognised, step.confidence, step.result) == ("speech", "billing", 0.9, "choice:billing")
+    assert (step.input, step.recognised, step.confidence, step.result) == (
+        "speech",
+        "billing",
+        0.9,
+        "choice:billing",
+    )
     record = ch.commands[index_of(ch.commands, "RECORD FILE")]
     assert record == f"RECORD FILE /var/spool/asterisk/tmp/{ch.call_id}-1 wav #12 6000 0 s=2"
 
@@ -107,14 +111,16 @@ async def test_alternate_phrases_select_the_same_option(kit, clock, tmp_path):
 async def test_key_press_while_listening_wins(kit, clock, tmp_path):
     flows = kit.flows(tmp_path / "f", main=MENU)
     speech = kit.speech()
-    path, ch = await run(kit, clock, flows, speech, kit.Silence(), kit.Press("1"))
+    _path, _ch = await run(kit, clock, flows, speech, kit.Silence(), kit.Press("1"))
     # the prompt played fully (silence), then the caller pressed 1 while the IVR recorded
     assert kit.queue.requests[0].queue == "billing" and speech.calls == []
 
 
 async def test_low_confidence_gets_one_reprompt_then_counts(kit, clock, tmp_path):
     flows = kit.flows(tmp_path / "f", main=MENU)
-    path, ch = await run(kit, clock, flows, kit.speech(), kit.Speak("billing", 0.3), kit.Speak("billing", 0.8))
+    path, ch = await run(
+        kit, clock, flows, kit.speech(), kit.Speak("billing", 0.3), kit.Speak("billing", 0.8)
+    )
     assert [s.result for s in path.steps[:2]] == ["unsure", "choice:billing"]
     assert text_file(texts.REPROMPT) in ch.played()
     # the reprompt replaces the menu prompt for the second try
@@ -123,8 +129,15 @@ async def test_low_confidence_gets_one_reprompt_then_counts(kit, clock, tmp_path
 
 async def test_unsure_twice_counts_as_invalid_and_uses_a_retry(kit, clock, tmp_path):
     flows = kit.flows(tmp_path / "f", main=MENU)
-    path, _ = await run(kit, clock, flows, kit.speech(), kit.Speak("billing", 0.2), kit.Speak("billing", 0.2),
-                        kit.Speak("bill", 0.9))
+    path, _ = await run(
+        kit,
+        clock,
+        flows,
+        kit.speech(),
+        kit.Speak("billing", 0.2),
+        kit.Speak("billing", 0.2),
+        kit.Speak("bill", 0.9),
+    )
     assert [s.result for s in path.steps[:3]] == ["unsure", "unsure", "choice:billing"]
 
 
@@ -194,7 +207,7 @@ async def test_engine_that_hangs_in_real_time_never_holds_the_caller_a_second(ki
 
 async def test_missing_engine_means_keypad_menus_without_recording(kit, clock, tmp_path):
     flows = kit.flows(tmp_path / "f", main=MENU)
-    path, ch = await run(kit, clock, flows, None, kit.Press("2"), kit.Press("1"))
+    _path, ch = await run(kit, clock, flows, None, kit.Press("2"), kit.Press("1"))
     assert not any(c.startswith("RECORD FILE") for c in ch.commands)
     assert ch.played()[0] == prompt(flows, "keys")
     assert kit.queue.requests[0].queue == "billing"
@@ -202,7 +215,8 @@ async def test_missing_engine_means_keypad_menus_without_recording(kit, clock, t
 
 async def test_unavailable_engine_gives_the_keypad(kit, clock, tmp_path):
     flows = kit.flows(tmp_path / "f", main=MENU)
-    path, ch = await run(kit, clock, flows, kit.speech(mode="unavailable"), kit.Speak("bill"), kit.Press("1"))
+    speech = kit.speech(mode="unavailable")
+    path, _ = await run(kit, clock, flows, speech, kit.Speak("bill"), kit.Press("1"))
     assert path.steps[0].result == "choice:billing (speech unavailable, keypad used)"
 
 
@@ -210,8 +224,9 @@ async def test_recording_missing_on_the_controller_side_gives_the_keypad(kit, cl
     flows = kit.flows(tmp_path / "f", main=MENU)
     speech = kit.speech()
     # the controller looks in another directory than the one Asterisk wrote to (bad spool mapping)
-    path, ch = await run(kit, clock, flows, speech, kit.Speak("bill"), kit.Press("1"),
-                         spool_dir=tmp_path / "elsewhere")
+    path, _ch = await run(
+        kit, clock, flows, speech, kit.Speak("bill"), kit.Press("1"), spool_dir=tmp_path / "elsewhere"
+    )
     assert speech.calls == []
     assert path.steps[0].result == "choice:billing (speech missing-file, keypad used)"
 
@@ -219,8 +234,9 @@ async def test_recording_missing_on_the_controller_side_gives_the_keypad(kit, cl
 async def test_non_wav_recording_gives_the_keypad_for_that_turn_only(kit, clock, tmp_path):
     flows = kit.flows(tmp_path / "f", main=MENU)
     garbage = b"this is not audio at all" * 10
-    path, ch = await run(kit, clock, flows, kit.speech(), kit.RawRecording(garbage), kit.Press("2"),
-                         kit.Speak("billing"))
+    path, _ch = await run(
+        kit, clock, flows, kit.speech(), kit.RawRecording(garbage), kit.Press("2"), kit.Speak("billing")
+    )
     assert path.steps[0].result == "choice:restart (speech bad-audio, keypad used)"
     assert path.steps[1].result == "choice:1"  # speech still on for the next menu
     assert list(kit.spool_dir.iterdir()) == []
@@ -229,7 +245,9 @@ async def test_non_wav_recording_gives_the_keypad_for_that_turn_only(kit, clock,
 async def test_truncated_recording_counts_as_no_input(kit, clock, tmp_path):
     flows = kit.flows(tmp_path / "f", main=MENU)
     speech = kit.speech()
-    path, _ = await run(kit, clock, flows, speech, kit.RawRecording(b"RIFF\x24\x00\x00\x00WAVE"), kit.Press("1"))
+    path, _ = await run(
+        kit, clock, flows, speech, kit.RawRecording(b"RIFF\x24\x00\x00\x00WAVE"), kit.Press("1")
+    )
     assert path.steps[0].result == "timeout" and speech.calls == []
     assert kit.queue.requests[0].queue == "billing"
 
@@ -237,7 +255,7 @@ async def test_truncated_recording_counts_as_no_input(kit, clock, tmp_path):
 async def test_silent_recording_counts_as_no_input(kit, clock, tmp_path):
     flows = kit.flows(tmp_path / "f", main=MENU)
     speech = kit.speech()
-    path, ch = await run(kit, clock, flows, speech, kit.Silence(), kit.Silence())
+    path, _ch = await run(kit, clock, flows, speech, kit.Silence(), kit.Silence())
     assert [s.result for s in path.steps[:2]] == ["timeout", "timeout"]
     assert speech.calls == []
     assert path.outcome == Outcome.QUEUED  # the menu gave up: default queue, not dropped
@@ -286,7 +304,7 @@ async def test_recording_is_deleted_when_the_caller_hangs_up_during_recognition(
 async def test_free_speech_maps_a_sentence_to_an_intent(kit, clock, tmp_path):
     flows = kit.flows(tmp_path / "f", main=ASK)
     speech = kit.speech(free_ok=True)
-    path, ch = await run(kit, clock, flows, speech, kit.Speak("hi, my internet is down since this morning"))
+    path, _ch = await run(kit, clock, flows, speech, kit.Speak("hi, my internet is down since this morning"))
     assert speech.calls[0][0] == "free"
     assert kit.queue.requests[0].queue == "support" and kit.queue.requests[0].skill == "internet"
     assert path.steps[0].result == "intent:internet"
@@ -305,8 +323,9 @@ async def test_free_speech_is_not_offered_when_the_engine_cannot_do_it(kit, cloc
 
 async def test_unsure_free_speech_gets_one_reprompt_then_the_menu(kit, clock, tmp_path):
     flows = kit.flows(tmp_path / "f", main=ASK)
-    path, ch = await run(kit, clock, flows, kit.speech(), kit.Speak("my bill", 0.2), kit.Speak("something odd"),
-                         kit.Press("2"))
+    path, ch = await run(
+        kit, clock, flows, kit.speech(), kit.Speak("my bill", 0.2), kit.Speak("something odd"), kit.Press("2")
+    )
     assert [s.result for s in path.steps[:3]] == ["unsure", "no-match", "choice:2"]
     assert text_file(texts.REPROMPT) in ch.played()
     assert kit.queue.requests[0].queue == "support"
@@ -314,7 +333,9 @@ async def test_unsure_free_speech_gets_one_reprompt_then_the_menu(kit, clock, tm
 
 async def test_two_intents_at_once_are_ambiguous_and_asked_again(kit, clock, tmp_path):
     flows = kit.flows(tmp_path / "f", main=ASK)
-    path, _ = await run(kit, clock, flows, kit.speech(), kit.Speak("my bill and my router"), kit.Speak("invoice"))
+    path, _ = await run(
+        kit, clock, flows, kit.speech(), kit.Speak("my bill and my router"), kit.Speak("invoice")
+    )
     assert [s.result for s in path.steps[:2]] == ["no-match", "intent:billing"]
 
 
@@ -331,3 +352,19 @@ async def test_free_speech_failure_falls_back_to_the_keypad_menu(kit, clock, tmp
     assert path.steps[0].result == "fallback:speech-error"
     assert sum(c.startswith("RECORD FILE") for c in ch.commands) == 1
     assert kit.queue.requests[0].queue == "billing"
+
+
+async def test_record_file_refused_by_asterisk_gives_the_keypad(kit, clock, tmp_path):
+    from ivr.fastagi.errors import AgiCommandError
+
+    flows = kit.flows(tmp_path / "f", main=MENU)
+    ch = kit.channel(clock=clock)
+
+    async def refused(*args, **kwargs):
+        ch.events.append(kit.Press("1"))  # the caller then uses the keypad
+        raise AgiCommandError("RECORD FILE failed (writefile)", code=200)
+
+    ch.record_file = refused  # type: ignore[method-assign]
+    path = await kit.runner(clock, speech=kit.speech()).run(ch, flows, "main")
+    assert path.steps[0].result == "choice:billing (speech record-failed, keypad used)"
+    assert path.outcome == Outcome.QUEUED

@@ -52,8 +52,12 @@ async def test_a_call_and_its_path_are_recorded(kit, db_engine, tmp_path):
     flows = kit.flows(tmp_path / "f", main=FLOW)
     clock = ManualClock(datetime(2026, 2, 2, 12, 0, tzinfo=UTC))
     runner = kit.runner(clock, recorder=store, speech=kit.speech())
-    ch = kit.channel(kit.Speak("restart please", 0.77), kit.Press("2"), callerid="+442071234567",
-                     calleridname="Zoë \x00\u202e Ünïcødé " + "x" * 300)
+    ch = kit.channel(
+        kit.Speak("restart please", 0.77),
+        kit.Press("2"),
+        callerid="+442071234567",
+        calleridname="Zoë \x00\u202e Ünïcødé " + "x" * 300,
+    )
     path = await runner.run(ch, flows, "main")
     assert path.outcome == Outcome.QUEUED
     row = await store.call(ch.call_id)
@@ -64,7 +68,10 @@ async def test_a_call_and_its_path_are_recorded(kit, db_engine, tmp_path):
     assert row.started_at == datetime(2026, 2, 2, 12, 0, tzinfo=UTC) and row.ended_at is not None
     steps = await store.steps(ch.call_id)
     assert [(s.seq, s.node, s.kind) for s in steps] == [
-        (1, "menu", "menu"), (2, "fix#1", "script-step"), (3, "agent", "queue")]
+        (1, "menu", "menu"),
+        (2, "fix#1", "script-step"),
+        (3, "agent", "queue"),
+    ]
     assert (steps[0].input, steps[0].recognised, steps[0].confidence) == ("speech", "restart", 0.77)
     assert steps[1].input == "dtmf:2" and steps[0].started_at.tzinfo is not None
 
@@ -88,7 +95,9 @@ async def test_deflection_counts_and_the_repeat_caller_policy_in_sql(kit, db_eng
     store = store_for(db_engine)
     flows = kit.flows(tmp_path / "f", main=FLOW)
     clock = ManualClock(datetime(2026, 2, 2, 12, 0, tzinfo=UTC))
-    runner = kit.runner(clock, recorder=store, selfservice=SelfService(store, repeat_window=timedelta(hours=24)))
+    runner = kit.runner(
+        clock, recorder=store, selfservice=SelfService(store, repeat_window=timedelta(hours=24))
+    )
 
     # caller A: fixed by the script (resolved); caller B: not fixed (queued)
     a = await runner.run(kit.channel(kit.Press("1"), kit.Press("1"), callerid="+15550001111"), flows, "main")
@@ -108,9 +117,13 @@ async def test_deflection_counts_and_the_repeat_caller_policy_in_sql(kit, db_eng
 
     # a day later the window has passed: the script is offered again
     await clock.advance(24 * 3600)
-    later = await runner.run(kit.channel(kit.Press("1"), kit.Press("1"), callerid="+15550001111"), flows, "main")
+    later = await runner.run(
+        kit.channel(kit.Press("1"), kit.Press("1"), callerid="+15550001111"), flows, "main"
+    )
     assert later.outcome == Outcome.RESOLVED
-    assert [(x.script, x.started, x.resolved) for x in await store.deflections()] == [("router-restart", 3, 2)]
+    assert [(x.script, x.started, x.resolved) for x in await store.deflections()] == [
+        ("router-restart", 3, 2)
+    ]
 
 
 async def test_anonymous_callers_are_counted_but_never_treated_as_repeats(kit, db_engine, tmp_path):
@@ -119,7 +132,9 @@ async def test_anonymous_callers_are_counted_but_never_treated_as_repeats(kit, d
     clock = ManualClock(datetime(2026, 2, 2, 12, 0, tzinfo=UTC))
     runner = kit.runner(clock, selfservice=SelfService(store, repeat_window=timedelta(hours=24)))
     for _ in range(2):
-        path = await runner.run(kit.channel(kit.Press("1"), kit.Press("1"), callerid="anonymous"), flows, "main")
+        path = await runner.run(
+            kit.channel(kit.Press("1"), kit.Press("1"), callerid="anonymous"), flows, "main"
+        )
         assert path.outcome == Outcome.RESOLVED
     assert (await store.deflection("router-restart")).resolved == 2
 
@@ -150,7 +165,9 @@ async def test_migration_matches_the_ivr_tables(fresh_database_url):
     try:
         async with engine.connect() as conn:
             diffs = await conn.run_sync(
-                lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata)
+                lambda c: compare_metadata(
+                    MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata
+                )
             )
     finally:
         await engine.dispose()

@@ -65,13 +65,13 @@ async def test_reply_in_ucs2_survey_language_and_stop_through_kannel(kannel_stac
     assert (await service.dispatch_due()).sent == 1
     sms = await phone.receive()
     assert "상담은 어떠셨나요" in sms.text  # Kannel sent it as UCS-2; the phone decoded it
-    await phone.send(kit.SEOUL, "Switchboard", "다섯 친절해요")
-    await phone.send(kit.SEOUL, "Switchboard", "  ")
+    for count, text in enumerate(["다섯 친절해요", "  "], start=1):
 
-    async def two_replies() -> bool:
-        return len((await service.survey_for_call("call-ko")).replies) == 2
+        async def stored(count: int = count) -> bool:
+            return len((await service.survey_for_call("call-ko")).replies) == count
 
-    await kit.eventually(two_replies)
+        await phone.send(kit.SEOUL, "Switchboard", text)
+        await kit.eventually(stored)
     replies = (await service.survey_for_call("call-ko")).replies
     assert [(r.kind, r.rating) for r in replies] == [("comment", None), ("empty", None)]
     await phone.send(kit.SEOUL, "Switchboard", "5점")
