@@ -33,9 +33,17 @@ from ami.events import AmiEvent
 log = logging.getLogger(__name__)
 
 EVENT_NAMES = (
-    "Hangup", "DialBegin", "DialEnd", "BridgeEnter", "DeviceStateChange", "ContactStatus", "PeerStatus",
-    "VarSet", "MusicOnHoldStart", "OriginateResponse",
-)  # fmt: skip
+    "Hangup",
+    "DialBegin",
+    "DialEnd",
+    "BridgeEnter",
+    "DeviceStateChange",
+    "ContactStatus",
+    "PeerStatus",
+    "VarSet",
+    "MusicOnHoldStart",
+    "OriginateResponse",
+)
 _GONE_MARKERS = ("does not exist", "no such channel")
 
 
@@ -63,9 +71,14 @@ class AmiAsteriskPort:
             raise PortError(f"{what}: refused value: {exc}") from exc
 
     async def redirect(
-        self, channel: str, context: str, exten: str = "s", priority: int = 1, *,
+        self,
+        channel: str,
+        context: str,
+        exten: str = "s",
+        priority: int = 1,
+        *,
         variables: Mapping[str, str] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         for name, value in (variables or {}).items():
             await self._do(f"Setvar {name} on {channel}", self.client.setvar(channel, name, value))
         await self._do(f"Redirect {channel}", self.client.redirect(channel, context, exten, priority))
@@ -77,15 +90,30 @@ class AmiAsteriskPort:
             log.debug("hangup of a channel already gone channel=%s", channel)
 
     async def originate(
-        self, *, channel: str, context: str, exten: str = "s", priority: int = 1, caller_id: str | None = None,
-        timeout_ms: int | None = None, variables: Mapping[str, str] | None = None, action_id: str,
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        channel: str,
+        context: str,
+        exten: str = "s",
+        priority: int = 1,
+        caller_id: str | None = None,
+        timeout_ms: int | None = None,
+        variables: Mapping[str, str] | None = None,
+        action_id: str,
+    ) -> None:
         await self._do(
             f"Originate {channel}",
-            self.client.originate(channel=channel, context=context, exten=exten, priority=priority,
-                                  caller_id=caller_id, timeout_ms=timeout_ms, variables=variables,
-                                  action_id=action_id),
-        )  # fmt: skip
+            self.client.originate(
+                channel=channel,
+                context=context,
+                exten=exten,
+                priority=priority,
+                caller_id=caller_id,
+                timeout_ms=timeout_ms,
+                variables=variables,
+                action_id=action_id,
+            ),
+        )
 
     async def live_channels(self) -> list[LiveChannel]:
         events = await self._do("CoreShowChannels", self.client.core_show_channels())
@@ -113,10 +141,15 @@ def _duration(text: str) -> float:
 def live_channel(event: AmiEvent) -> LiveChannel:
     f = event.fields
     return LiveChannel(
-        channel=f.get("Channel", ""), uniqueid=f.get("Uniqueid", ""), context=f.get("Context", ""),
-        exten=f.get("Exten", ""), application=f.get("Application", ""), bridge_id=f.get("BridgeId", ""),
-        duration_seconds=_duration(f.get("Duration", "")), caller_number=f.get("CallerIDNum", ""),
-    )  # fmt: skip
+        channel=f.get("Channel", ""),
+        uniqueid=f.get("Uniqueid", ""),
+        context=f.get("Context", ""),
+        exten=f.get("Exten", ""),
+        application=f.get("Application", ""),
+        bridge_id=f.get("BridgeId", ""),
+        duration_seconds=_duration(f.get("Duration", "")),
+        caller_number=f.get("CallerIDNum", ""),
+    )
 
 
 def translate(event: AmiEvent) -> AcdSignal | None:
@@ -125,16 +158,24 @@ def translate(event: AmiEvent) -> AcdSignal | None:
     name = event.name
     if name == "Hangup":
         cause = f.get("Cause", "")
-        return ChannelHungUp(f.get("Channel", ""), f.get("Uniqueid", ""), int(cause) if cause.isdigit() else None,
-                             f.get("Cause-txt", ""))  # fmt: skip
+        return ChannelHungUp(
+            f.get("Channel", ""),
+            f.get("Uniqueid", ""),
+            int(cause) if cause.isdigit() else None,
+            f.get("Cause-txt", ""),
+        )
     if name == "DialEnd":
         if not f.get("Uniqueid"):  # the originate leg of a Local channel: no caller side
             return None
-        return DialEnded(f.get("Channel", ""), f["Uniqueid"], f.get("DestChannel", ""), f.get("DialStatus", ""))
+        return DialEnded(
+            f.get("Channel", ""), f["Uniqueid"], f.get("DestChannel", ""), f.get("DialStatus", "")
+        )
     if name == "DialBegin":
         if not f.get("Uniqueid"):
             return None
-        return DialStarted(f.get("Channel", ""), f["Uniqueid"], f.get("DestChannel", ""), f.get("DestUniqueid", ""))
+        return DialStarted(
+            f.get("Channel", ""), f["Uniqueid"], f.get("DestChannel", ""), f.get("DestUniqueid", "")
+        )
     if name == "BridgeEnter":
         return BridgeEntered(f.get("Channel", ""), f.get("Uniqueid", ""), f.get("BridgeUniqueid", ""))
     if name == "DeviceStateChange":
@@ -154,8 +195,13 @@ def translate(event: AmiEvent) -> AcdSignal | None:
         return HoldStarted(f.get("Channel", ""), f.get("Uniqueid", ""))
     if name == "OriginateResponse":
         reason = f.get("Reason", "")
-        return OriginateResult(f.get("ActionID", ""), f.get("Response", "") == "Success", f.get("Channel", ""),
-                               f.get("Uniqueid", ""), int(reason) if reason.isdigit() else None)  # fmt: skip
+        return OriginateResult(
+            f.get("ActionID", ""),
+            f.get("Response", "") == "Success",
+            f.get("Channel", ""),
+            f.get("Uniqueid", ""),
+            int(reason) if reason.isdigit() else None,
+        )
     return None
 
 
@@ -189,6 +235,8 @@ class AmiGlue:
                 try:
                     await self.handler.handle(signal)
                 except Exception:
-                    log.exception("acd failed on %s uniqueid=%s", event.name, event.fields.get("Uniqueid", ""))
+                    log.exception(
+                        "acd failed on %s uniqueid=%s", event.name, event.fields.get("Uniqueid", "")
+                    )
         finally:
             subscription.close()

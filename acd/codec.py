@@ -43,42 +43,80 @@ def call_to_json(call: WaitingCall) -> str:
     """A call as the compact JSON the store keeps."""
     return json.dumps(
         {
-            "id": call.call_id, "q": call.queue, "sk": call.skill, "ch": call.channel, "u": call.uniqueid,
-            "t": to_ms(call.enqueued_at), "n": call.caller_number, "nm": call.caller_name, "p": call.priority,
-            "rg": call.region or "", "lg": call.language or "", "v": int(call.vip), "a": call.attempts,
-            "pa": call.preferred_agent or "", "pk": call.preference.value if call.preference else "",
-            "st": call.status.value, "ag": call.agent_id or "", "cb": int(call.callback),
-            "cn": call.callback_number, "oq": call.original_queue, "why": call.reason,
-            "at": _ms(call.assigned_at), "an": _ms(call.answered_at),
+            "id": call.call_id,
+            "q": call.queue,
+            "sk": call.skill,
+            "ch": call.channel,
+            "u": call.uniqueid,
+            "t": to_ms(call.enqueued_at),
+            "n": call.caller_number,
+            "nm": call.caller_name,
+            "p": call.priority,
+            "rg": call.region or "",
+            "lg": call.language or "",
+            "v": int(call.vip),
+            "a": call.attempts,
+            "pa": call.preferred_agent or "",
+            "pk": call.preference.value if call.preference else "",
+            "st": call.status.value,
+            "ag": call.agent_id or "",
+            "cb": int(call.callback),
+            "cn": call.callback_number,
+            "oq": call.original_queue,
+            "why": call.reason,
+            "at": _ms(call.assigned_at),
+            "an": _ms(call.answered_at),
         },
         separators=(",", ":"),
         ensure_ascii=False,
-    )  # fmt: skip
+    )
 
 
 def call_from_json(raw: str | bytes) -> WaitingCall:
     d = json.loads(raw)
     return WaitingCall(
-        call_id=d["id"], queue=d["q"], skill=d["sk"], channel=d.get("ch", ""), uniqueid=d.get("u", ""),
-        enqueued_at=from_ms(d["t"]), caller_number=d.get("n", ""), caller_name=d.get("nm", ""),
-        priority=int(d.get("p", 0)), region=d.get("rg") or None, language=d.get("lg") or None,
-        vip=bool(d.get("v")), attempts=int(d.get("a", 0)), preferred_agent=d.get("pa") or None,
-        preference=PreferenceKind(d["pk"]) if d.get("pk") else None, status=CallStatus(d.get("st", "waiting")),
-        agent_id=d.get("ag") or None, callback=bool(d.get("cb")), callback_number=d.get("cn", ""),
-        original_queue=d.get("oq", ""), reason=d.get("why", ""), assigned_at=_dt(d.get("at")),
+        call_id=d["id"],
+        queue=d["q"],
+        skill=d["sk"],
+        channel=d.get("ch", ""),
+        uniqueid=d.get("u", ""),
+        enqueued_at=from_ms(d["t"]),
+        caller_number=d.get("n", ""),
+        caller_name=d.get("nm", ""),
+        priority=int(d.get("p", 0)),
+        region=d.get("rg") or None,
+        language=d.get("lg") or None,
+        vip=bool(d.get("v")),
+        attempts=int(d.get("a", 0)),
+        preferred_agent=d.get("pa") or None,
+        preference=PreferenceKind(d["pk"]) if d.get("pk") else None,
+        status=CallStatus(d.get("st", "waiting")),
+        agent_id=d.get("ag") or None,
+        callback=bool(d.get("cb")),
+        callback_number=d.get("cn", ""),
+        original_queue=d.get("oq", ""),
+        reason=d.get("why", ""),
+        assigned_at=_dt(d.get("at")),
         answered_at=_dt(d.get("an")),
-    )  # fmt: skip
+    )
 
 
 def status_to_json(s: AgentStatus) -> str:
     return json.dumps(
         {
-            "s": s.state.value, "r": s.reason, "c": s.call_id, "t": _ms(s.since), "i": _ms(s.idle_since),
-            "n": s.calls_taken, "g": int(s.registered), "d": int(s.direct_call), "u": _ms(s.until),
+            "s": s.state.value,
+            "r": s.reason,
+            "c": s.call_id,
+            "t": _ms(s.since),
+            "i": _ms(s.idle_since),
+            "n": s.calls_taken,
+            "g": int(s.registered),
+            "d": int(s.direct_call),
+            "u": _ms(s.until),
         },
         separators=(",", ":"),
         ensure_ascii=False,
-    )  # fmt: skip
+    )
 
 
 def status_from_json(agent_id: str, raw: str | bytes | None) -> AgentStatus:
@@ -86,11 +124,17 @@ def status_from_json(agent_id: str, raw: str | bytes | None) -> AgentStatus:
         return AgentStatus(agent_id)
     d = json.loads(raw)
     return AgentStatus(
-        agent_id=agent_id, state=AgentState(d.get("s", "offline")), reason=d.get("r", ""),
-        call_id=d.get("c", ""), since=_dt(d.get("t")), idle_since=_dt(d.get("i")),
-        calls_taken=int(d.get("n", 0)), registered=bool(d.get("g", 1)), direct_call=bool(d.get("d", 0)),
+        agent_id=agent_id,
+        state=AgentState(d.get("s", "offline")),
+        reason=d.get("r", ""),
+        call_id=d.get("c", ""),
+        since=_dt(d.get("t")),
+        idle_since=_dt(d.get("i")),
+        calls_taken=int(d.get("n", 0)),
+        registered=bool(d.get("g", 1)),
+        direct_call=bool(d.get("d", 0)),
         until=_dt(d.get("u")),
-    )  # fmt: skip
+    )
 
 
 # ---- configuration <-> plain dict (YAML import format) ----
@@ -162,16 +206,27 @@ def agent_from_dict(d: Mapping[str, Any]) -> Agent:
 
 def agent_to_dict(a: Agent) -> dict[str, Any]:
     return {
-        "id": a.id, "name": a.name, "endpoint": a.endpoint,
-        "skills": {s.skill: s.proficiency for s in a.skills}, "regions": sorted(a.regions),
-        "languages": sorted(a.languages), "timezone": a.timezone, "substitutes": list(a.substitutes),
-    }  # fmt: skip
+        "id": a.id,
+        "name": a.name,
+        "endpoint": a.endpoint,
+        "skills": {s.skill: s.proficiency for s in a.skills},
+        "regions": sorted(a.regions),
+        "languages": sorted(a.languages),
+        "timezone": a.timezone,
+        "substitutes": list(a.substitutes),
+    }
 
 
 _QUEUE_FIELDS = (
-    "service_level_percent", "service_level_seconds", "wrap_up_seconds", "ring_timeout_seconds",
-    "max_attempts", "strategy", "min_proficiency", "announce_every_seconds",
-)  # fmt: skip
+    "service_level_percent",
+    "service_level_seconds",
+    "wrap_up_seconds",
+    "ring_timeout_seconds",
+    "max_attempts",
+    "strategy",
+    "min_proficiency",
+    "announce_every_seconds",
+)
 
 
 def queue_from_dict(d: Mapping[str, Any]) -> Queue:
@@ -228,8 +283,14 @@ def absence_from_dict(d: Mapping[str, Any], default_id: str) -> Absence:
 
 
 def absence_to_dict(a: Absence) -> dict[str, Any]:
-    return {"id": a.id, "agent": a.agent_id, "kind": a.kind.value, "from": a.starts_at.isoformat(),
-            "until": a.ends_at.isoformat(), "note": a.note}  # fmt: skip
+    return {
+        "id": a.id,
+        "agent": a.agent_id,
+        "kind": a.kind.value,
+        "from": a.starts_at.isoformat(),
+        "until": a.ends_at.isoformat(),
+        "note": a.note,
+    }
 
 
 def vip_from_dict(d: Mapping[str, Any]) -> VipEntry:
@@ -239,8 +300,12 @@ def vip_from_dict(d: Mapping[str, Any]) -> VipEntry:
     if isinstance(boost, str) and boost.strip().isdigit():
         boost = int(boost)
     agent = d.get("agent", d.get("agent_id")) or None
-    return VipEntry(number=str(d.get("number", "")), name=str(d.get("name", "") or ""), priority_boost=boost,
-                    agent_id=agent)  # fmt: skip
+    return VipEntry(
+        number=str(d.get("number", "")),
+        name=str(d.get("name", "") or ""),
+        priority_boost=boost,
+        agent_id=agent,
+    )
 
 
 def vip_to_dict(v: VipEntry) -> dict[str, Any]:
@@ -287,8 +352,15 @@ def config_from_dict(data: Mapping[str, Any], *, version: int = 0) -> AcdConfig:
         vips[vip.number] = vip
     skills = frozenset(_str_list(data.get("skills"), "skills"))
     regions = frozenset(_str_list(data.get("regions"), "regions"))
-    return AcdConfig(agents=agents, queues=queues, skills=skills, regions=regions, absences=tuple(absences),
-                     vips=vips, version=version)  # fmt: skip
+    return AcdConfig(
+        agents=agents,
+        queues=queues,
+        skills=skills,
+        regions=regions,
+        absences=tuple(absences),
+        vips=vips,
+        version=version,
+    )
 
 
 def config_to_dict(config: AcdConfig) -> dict[str, Any]:

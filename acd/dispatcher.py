@@ -64,9 +64,16 @@ class Dispatcher:
     """Matches waiting calls and ready agents when something changed."""
 
     def __init__(
-        self, store: AcdStore, hooks: DispatchHooks, clock: Clock, *, page: int = 16,
-        ring_guard_seconds: float = 15.0, listen: bool = True, batch: int = 32,
-    ) -> None:  # fmt: skip
+        self,
+        store: AcdStore,
+        hooks: DispatchHooks,
+        clock: Clock,
+        *,
+        page: int = 16,
+        ring_guard_seconds: float = 15.0,
+        listen: bool = True,
+        batch: int = 32,
+    ) -> None:
         self.store = store
         self.hooks = hooks
         self.clock = clock
@@ -141,12 +148,16 @@ class Dispatcher:
                 try:
                     done += await self.fill_agents(agents[i : i + self.batch])
                 except AcdError as exc:
-                    log.warning("acd decision failed agents=%s error=%s; retried on the next event", agents, exc)
+                    log.warning(
+                        "acd decision failed agents=%s error=%s; retried on the next event", agents, exc
+                    )
             for i in range(0, len(calls), 100):
                 try:
                     done += await self.place_calls(calls[i : i + 100])
                 except AcdError as exc:
-                    log.warning("acd decision failed calls=%d error=%s; retried on the next event", len(calls), exc)
+                    log.warning(
+                        "acd decision failed calls=%d error=%s; retried on the next event", len(calls), exc
+                    )
         return done
 
     # ---- decisions ----
@@ -176,7 +187,7 @@ class Dispatcher:
         queues = sorted({q for a in pending for q in config.queues_for_agent(a)})
         if not queues:
             return []
-        k = self.page * len(pending)
+        k = max(self.page, 4 * len(pending))
         done: list[Assignment] = []
         while True:
             snap = await self.store.snapshot(queues, k=k, agent_ids=pending)
@@ -199,15 +210,25 @@ class Dispatcher:
             return []
         now = self.clock.now()
         guards = [
-            now + timedelta(seconds=view.config.queues[d.call.queue].ring_timeout_seconds + self.ring_guard_seconds)
+            now
+            + timedelta(
+                seconds=view.config.queues[d.call.queue].ring_timeout_seconds + self.ring_guard_seconds
+            )
             for d in chosen
         ]
-        results = await self.store.assign_many([(d.call, d.agent_id, d.explanation) for d in chosen], now, guards)  # type: ignore[misc]
+        results = await self.store.assign_many(
+            [(d.call, d.agent_id, d.explanation) for d in chosen], now, guards
+        )  # type: ignore[misc]
         done: list[Assignment] = []
         for d, res in zip(chosen, results, strict=True):
             assert d.agent_id is not None
             if not res.ok:
-                log.info("acd assign lost a race call_id=%s agent=%s reason=%s", d.call.call_id, d.agent_id, res.reason)
+                log.info(
+                    "acd assign lost a race call_id=%s agent=%s reason=%s",
+                    d.call.call_id,
+                    d.agent_id,
+                    res.reason,
+                )
                 if res.reason.startswith("agent_"):
                     self._calls.add(d.call.call_id)  # the call still needs an agent
                 else:
@@ -216,13 +237,23 @@ class Dispatcher:
                 continue
             assert res.call is not None
             queue = view.config.queues[d.call.queue]
-            assignment = Assignment(res.call, d.agent_id, view.config.agents[d.agent_id].endpoint, d.explanation, now,
-                                    queue.ring_timeout_seconds)  # fmt: skip
+            assignment = Assignment(
+                res.call,
+                d.agent_id,
+                view.config.agents[d.agent_id].endpoint,
+                d.explanation,
+                now,
+                queue.ring_timeout_seconds,
+            )
             self.assignments += 1
             log.info(
                 "acd assigned call_id=%s agent=%s queue=%s step=%r rule=%r",
-                res.call.call_id, d.agent_id, res.call.queue, d.explanation.step, d.explanation.rule,
-            )  # fmt: skip
+                res.call.call_id,
+                d.agent_id,
+                res.call.queue,
+                d.explanation.step,
+                d.explanation.rule,
+            )
             done.append(assignment)
             await self._connect(assignment)
         self._timer_poke.set()
@@ -238,7 +269,9 @@ class Dispatcher:
         try:
             await self.hooks.on_assigned(assignment)
         except Exception:
-            log.exception("acd connect failed call_id=%s agent=%s", assignment.call.call_id, assignment.agent_id)
+            log.exception(
+                "acd connect failed call_id=%s agent=%s", assignment.call.call_id, assignment.agent_id
+            )
 
     # ---- deadlines ----
 

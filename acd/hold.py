@@ -71,11 +71,10 @@ class HoldRoute:
         if info.callback_offered and digit is None:
             res = await session.stream_file(self.settings.callback_offer_prompt, key)
             digit = getattr(res, "digit", None) or await session.wait_for_digit(3000)
-        if key and digit == key:
-            if await self.service.request_callback(call.call_id):
-                await session.stream_file(self.settings.callback_confirm_prompt)
-                await session.set_variable("SB_HOLD_ACTION", "callback")
-                log.info("caller took a callback call_id=%s", call.call_id)
+        if key and digit == key and await self.service.request_callback(call.call_id):
+            await session.stream_file(self.settings.callback_confirm_prompt)
+            await session.set_variable("SB_HOLD_ACTION", "callback")
+            log.info("caller took a callback call_id=%s", call.call_id)
 
     async def _announce(self, session: HoldSession, position: int, ewt: float, key: str) -> str | None:
         """Position, then estimated wait; returns a key pressed meanwhile (None when none)."""

@@ -182,7 +182,7 @@ class Agent:
 
 @dataclass(frozen=True)
 class RelaxationStep:
-    """After ``after_seconds`` of waiting, widen the search (value: new minimum proficiency or overflow queue)."""
+    """After ``after_seconds`` of waiting, widen the search (value: minimum proficiency or overflow queue)."""
 
     after_seconds: float
     action: RelaxAction
@@ -401,7 +401,7 @@ def config_problems(config: AcdConfig) -> list[str]:
 
 def to_ms(when: datetime) -> int:
     """UTC datetime -> integer epoch milliseconds (the unit Redis scores use)."""
-    return int(round(when.timestamp() * 1000))
+    return round(when.timestamp() * 1000)
 
 
 def from_ms(ms: float | int) -> datetime:
@@ -539,13 +539,18 @@ class RoutingExplanation:
             "step": self.step,
             "rule": self.rule,
             "candidates": [
-                {"agent": c.agent_id, "proficiency": c.proficiency, "idle_s": round(c.idle_seconds, 1),
-                 "calls": c.calls_taken, "tier": c.tier}
+                {
+                    "agent": c.agent_id,
+                    "proficiency": c.proficiency,
+                    "idle_s": round(c.idle_seconds, 1),
+                    "calls": c.calls_taken,
+                    "tier": c.tier,
+                }
                 for c in self.candidates
             ],
             "skipped": [{"agent": s.agent_id, "reason": s.reason} for s in self.skipped],
             "not_ready": self.not_ready,
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RoutingExplanation:

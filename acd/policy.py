@@ -152,7 +152,8 @@ def decide(call: WaitingCall, view: RoutingView, available: Iterable[str]) -> De
     scope = scope_at(queue, call.waited(now))
     avail = [a for a in available if a in config.agents]
     avail_set = set(avail)
-    not_ready = sum(1 for a in config.agents_with_skill(call.skill) if a not in avail_set)
+    with_skill = sum(1 for a in avail if config.agents[a].proficiency(call.skill) > 0)
+    not_ready = len(config.agents_with_skill(call.skill)) - with_skill
 
     pref = call.preferred_agent if call.preferred_agent in config.agents else None
     pref_note = ""
@@ -163,25 +164,46 @@ def decide(call: WaitingCall, view: RoutingView, available: Iterable[str]) -> De
         if pref in avail_set and skip_reason(pagent, call, scope, config, now, check_region=False) is None:
             assert pstatus is not None
             c = _candidate(pagent, pstatus, call.skill, now)
-            return Decision(call, pref, RoutingExplanation(
-                scope.label, f"preferred agent ({kind})", (_note(c, "preferred"),), (), not_ready))  # fmt: skip
+            return Decision(
+                call,
+                pref,
+                RoutingExplanation(
+                    scope.label, f"preferred agent ({kind})", (_note(c, "preferred"),), (), not_ready
+                ),
+            )
         away = _is_away(pstatus, pref, config, now)
         absence = config.absence_at(pref, now)
         pref_note = f"{pref} " + (f"absent ({absence.kind.value})" if absence else _status_words(pstatus))
         if not away and scope.hold_for_preferred:
             subs = queue.step_after(RelaxAction.SUBSTITUTES)
             assert subs is not None
-            return Decision(call, None, RoutingExplanation(
-                scope.label, f"holding for preferred agent {pref_note} until {subs.after_seconds:g}s",
-                (), (), not_ready))  # fmt: skip
+            return Decision(
+                call,
+                None,
+                RoutingExplanation(
+                    scope.label,
+                    f"holding for preferred agent {pref_note} until {subs.after_seconds:g}s",
+                    (),
+                    (),
+                    not_ready,
+                ),
+            )
         for rank, sub in enumerate(pagent.substitutes, start=1):
             if sub in avail_set and sub in config.agents:
                 sagent = config.agents[sub]
                 if skip_reason(sagent, call, scope, config, now, check_region=False) is None:
                     c = _candidate(sagent, view.statuses[sub], call.skill, now)
-                    return Decision(call, sub, RoutingExplanation(
-                        scope.label, f"substitute #{rank} of {pref_note}", (_note(c, "substitute"),), (),
-                        not_ready))  # fmt: skip
+                    return Decision(
+                        call,
+                        sub,
+                        RoutingExplanation(
+                            scope.label,
+                            f"substitute #{rank} of {pref_note}",
+                            (_note(c, "substitute"),),
+                            (),
+                            not_ready,
+                        ),
+                    )
 
     eligible: list[Candidate] = []
     skipped: list[SkipNote] = []
@@ -194,13 +216,21 @@ def decide(call: WaitingCall, view: RoutingView, available: Iterable[str]) -> De
             skipped.append(SkipNote(agent_id, reason))
     prefix = f"{pref_note}; " if pref_note else ""
     if not eligible:
-        return Decision(call, None, RoutingExplanation(
-            scope.label, prefix + "no eligible ready agent", (), tuple(skipped), not_ready))  # fmt: skip
+        return Decision(
+            call,
+            None,
+            RoutingExplanation(
+                scope.label, prefix + "no eligible ready agent", (), tuple(skipped), not_ready
+            ),
+        )
     chosen, rule = choose(queue.strategy, eligible, view.last_agent.get(queue.name))
     notes = [_note(chosen, "pool")]
     notes += [_note(c, "pool") for c in eligible if c is not chosen][: MAX_CANDIDATE_NOTES - 1]
-    return Decision(call, chosen.agent_id, RoutingExplanation(
-        scope.label, prefix + rule, tuple(notes), tuple(skipped), not_ready))  # fmt: skip
+    return Decision(
+        call,
+        chosen.agent_id,
+        RoutingExplanation(scope.label, prefix + rule, tuple(notes), tuple(skipped), not_ready),
+    )
 
 
 def plan(

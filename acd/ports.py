@@ -30,9 +30,14 @@ class AsteriskPort(Protocol):
     """The Asterisk-side actions of the ACD."""
 
     async def redirect(
-        self, channel: str, context: str, exten: str = "s", priority: int = 1, *,
+        self,
+        channel: str,
+        context: str,
+        exten: str = "s",
+        priority: int = 1,
+        *,
         variables: Mapping[str, str] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Set ``variables`` on the channel, then send it to context/exten/priority."""
         ...
 
@@ -41,9 +46,17 @@ class AsteriskPort(Protocol):
         ...
 
     async def originate(
-        self, *, channel: str, context: str, exten: str = "s", priority: int = 1, caller_id: str | None = None,
-        timeout_ms: int | None = None, variables: Mapping[str, str] | None = None, action_id: str,
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        channel: str,
+        context: str,
+        exten: str = "s",
+        priority: int = 1,
+        caller_id: str | None = None,
+        timeout_ms: int | None = None,
+        variables: Mapping[str, str] | None = None,
+        action_id: str,
+    ) -> None:
         """Start an asynchronous Originate; the result arrives as ``OriginateResult`` with ``action_id``."""
         ...
 
@@ -100,7 +113,7 @@ class DeviceStateChanged:
 
 @dataclass(frozen=True)
 class ContactChanged:
-    """PJSIP contact of an endpoint: Created/Reachable/NonQualified = registered; Removed/Unreachable = not."""
+    """A PJSIP contact: Created/Reachable/NonQualified mean registered; Removed/Unreachable mean not."""
 
     endpoint: str  # "PJSIP/101"
     status: str
@@ -139,6 +152,14 @@ class AsteriskResynced:
 
 
 AcdSignal = (
-    ChannelHungUp | DialEnded | DialStarted | BridgeEntered | DeviceStateChanged | ContactChanged
-    | ChannelVariableSet | HoldStarted | OriginateResult | AsteriskResynced
-)  # fmt: skip
+    ChannelHungUp
+    | DialEnded
+    | DialStarted
+    | BridgeEntered
+    | DeviceStateChanged
+    | ContactChanged
+    | ChannelVariableSet
+    | HoldStarted
+    | OriginateResult
+    | AsteriskResynced
+)

@@ -67,29 +67,45 @@ class AcdRepository:
             skills = frozenset((await s.scalars(select(SkillRow.name))).all())
             regions = frozenset((await s.scalars(select(RegionRow.name))).all())
             skill_rows = (await s.scalars(select(AgentSkillRow))).all()
-            sub_rows = (await s.scalars(select(AgentSubstituteRow).order_by(AgentSubstituteRow.position))).all()
+            sub_rows = (
+                await s.scalars(select(AgentSubstituteRow).order_by(AgentSubstituteRow.position))
+            ).all()
             agents: dict[str, Agent] = {}
             for row in (await s.scalars(select(AgentRow))).all():
                 agents[row.id] = Agent(
-                    id=row.id, name=row.name, endpoint=row.endpoint, timezone=row.timezone,
-                    skills=tuple(AgentSkill(r.skill, r.proficiency) for r in skill_rows if r.agent_id == row.id),
-                    regions=frozenset(row.regions or ()), languages=frozenset(row.languages or ()),
+                    id=row.id,
+                    name=row.name,
+                    endpoint=row.endpoint,
+                    timezone=row.timezone,
+                    skills=tuple(
+                        AgentSkill(r.skill, r.proficiency) for r in skill_rows if r.agent_id == row.id
+                    ),
+                    regions=frozenset(row.regions or ()),
+                    languages=frozenset(row.languages or ()),
                     substitutes=tuple(r.substitute_id for r in sub_rows if r.agent_id == row.id),
-                )  # fmt: skip
-            step_rows = (await s.scalars(select(RelaxationStepRow).order_by(RelaxationStepRow.position))).all()
+                )
+            step_rows = (
+                await s.scalars(select(RelaxationStepRow).order_by(RelaxationStepRow.position))
+            ).all()
             queues: dict[str, Queue] = {}
             for q in (await s.scalars(select(QueueRow))).all():
                 queues[q.name] = Queue(
-                    name=q.name, skill=q.skill, service_level_percent=q.service_level_percent,
-                    service_level_seconds=q.service_level_seconds, wrap_up_seconds=q.wrap_up_seconds,
-                    ring_timeout_seconds=q.ring_timeout_seconds, max_attempts=q.max_attempts,
+                    name=q.name,
+                    skill=q.skill,
+                    service_level_percent=q.service_level_percent,
+                    service_level_seconds=q.service_level_seconds,
+                    wrap_up_seconds=q.wrap_up_seconds,
+                    ring_timeout_seconds=q.ring_timeout_seconds,
+                    max_attempts=q.max_attempts,
                     strategy=q.strategy,  # type: ignore[arg-type]
-                    min_proficiency=q.min_proficiency, announce_every_seconds=q.announce_every_seconds,
+                    min_proficiency=q.min_proficiency,
+                    announce_every_seconds=q.announce_every_seconds,
                     steps=tuple(
                         RelaxationStep(r.after_seconds, r.action, r.value)  # type: ignore[arg-type]
-                        for r in step_rows if r.queue == q.name
+                        for r in step_rows
+                        if r.queue == q.name
                     ),
-                )  # fmt: skip
+                )
             absences = tuple(
                 Absence(r.id, r.agent_id, r.kind, r.starts_at, r.ends_at, r.note)  # type: ignore[arg-type]
                 for r in (await s.scalars(select(AbsenceRow))).all()
@@ -106,43 +122,80 @@ class AcdRepository:
         skills |= {q.skill for q in config.queues.values()}
         regions = set(config.regions) | {r for a in config.agents.values() for r in a.regions}
         async with self._tx("save config") as s:
-            for table in (VipRow, AbsenceRow, RelaxationStepRow, QueueRow, AgentSubstituteRow, AgentSkillRow,
-                          AgentRow, SkillRow, RegionRow):  # fmt: skip
+            for table in (
+                VipRow,
+                AbsenceRow,
+                RelaxationStepRow,
+                QueueRow,
+                AgentSubstituteRow,
+                AgentSkillRow,
+                AgentRow,
+                SkillRow,
+                RegionRow,
+            ):
                 await s.execute(delete(table))
             await s.flush()
             s.add_all(SkillRow(name=n) for n in sorted(skills))
             s.add_all(RegionRow(name=n) for n in sorted(regions))
             await s.flush()
             for a in config.agents.values():
-                s.add(AgentRow(id=a.id, name=a.name, endpoint=a.endpoint, timezone=a.timezone,
-                               regions=sorted(a.regions), languages=sorted(a.languages)))  # fmt: skip
+                s.add(
+                    AgentRow(
+                        id=a.id,
+                        name=a.name,
+                        endpoint=a.endpoint,
+                        timezone=a.timezone,
+                        regions=sorted(a.regions),
+                        languages=sorted(a.languages),
+                    )
+                )
             await s.flush()
             for a in config.agents.values():
-                s.add_all(AgentSkillRow(agent_id=a.id, skill=k.skill, proficiency=k.proficiency) for k in a.skills)
+                s.add_all(
+                    AgentSkillRow(agent_id=a.id, skill=k.skill, proficiency=k.proficiency) for k in a.skills
+                )
                 s.add_all(
                     AgentSubstituteRow(agent_id=a.id, position=i, substitute_id=sub)
                     for i, sub in enumerate(a.substitutes)
                 )
             for q in config.queues.values():
-                s.add(QueueRow(
-                    name=q.name, skill=q.skill, service_level_percent=q.service_level_percent,
-                    service_level_seconds=q.service_level_seconds, wrap_up_seconds=q.wrap_up_seconds,
-                    ring_timeout_seconds=q.ring_timeout_seconds, max_attempts=q.max_attempts,
-                    strategy=q.strategy.value, min_proficiency=q.min_proficiency,
-                    announce_every_seconds=q.announce_every_seconds,
-                ))  # fmt: skip
+                s.add(
+                    QueueRow(
+                        name=q.name,
+                        skill=q.skill,
+                        service_level_percent=q.service_level_percent,
+                        service_level_seconds=q.service_level_seconds,
+                        wrap_up_seconds=q.wrap_up_seconds,
+                        ring_timeout_seconds=q.ring_timeout_seconds,
+                        max_attempts=q.max_attempts,
+                        strategy=q.strategy.value,
+                        min_proficiency=q.min_proficiency,
+                        announce_every_seconds=q.announce_every_seconds,
+                    )
+                )
             await s.flush()
             for q in config.queues.values():
                 s.add_all(
-                    RelaxationStepRow(queue=q.name, position=i, after_seconds=st.after_seconds,
-                                      action=st.action.value, value=st.value)
+                    RelaxationStepRow(
+                        queue=q.name,
+                        position=i,
+                        after_seconds=st.after_seconds,
+                        action=st.action.value,
+                        value=st.value,
+                    )
                     for i, st in enumerate(q.steps)
-                )  # fmt: skip
+                )
             s.add_all(
-                AbsenceRow(id=x.id, agent_id=x.agent_id, kind=x.kind.value, starts_at=x.starts_at,
-                           ends_at=x.ends_at, note=x.note)
+                AbsenceRow(
+                    id=x.id,
+                    agent_id=x.agent_id,
+                    kind=x.kind.value,
+                    starts_at=x.starts_at,
+                    ends_at=x.ends_at,
+                    note=x.note,
+                )
                 for x in config.absences
-            )  # fmt: skip
+            )
             s.add_all(
                 VipRow(number=v.number, name=v.name, priority_boost=v.priority_boost, agent_id=v.agent_id)
                 for v in config.vips.values()
@@ -162,24 +215,51 @@ class AcdRepository:
             existing = await s.get(QueueCallRow, call.call_id)
             if existing is not None:
                 return
-            s.add(QueueCallRow(
-                call_id=call.call_id, queue=call.queue, skill=call.skill, channel=call.channel,
-                uniqueid=call.uniqueid, caller_number=call.caller_number, priority=call.priority,
-                region=call.region, language=call.language, vip=call.vip, reason=call.reason,
-                enqueued_at=call.enqueued_at, attempts=call.attempts, outcome="waiting",
-            ))  # fmt: skip
+            s.add(
+                QueueCallRow(
+                    call_id=call.call_id,
+                    queue=call.queue,
+                    skill=call.skill,
+                    channel=call.channel,
+                    uniqueid=call.uniqueid,
+                    caller_number=call.caller_number,
+                    priority=call.priority,
+                    region=call.region,
+                    language=call.language,
+                    vip=call.vip,
+                    reason=call.reason,
+                    enqueued_at=call.enqueued_at,
+                    attempts=call.attempts,
+                    outcome="waiting",
+                )
+            )
 
     async def _update(self, call_id: str, what: str, **values: Any) -> None:
         async with self._tx(what) as s:
             await s.execute(update(QueueCallRow).where(QueueCallRow.call_id == call_id).values(**values))
 
     async def call_assigned(self, call: WaitingCall, agent_id: str, explanation: RoutingExplanation) -> None:
-        await self._update(call.call_id, "record assignment", agent_id=agent_id, attempts=call.attempts,
-                           explanation=explanation.to_dict(), outcome="ringing", queue=call.queue)  # fmt: skip
+        await self._update(
+            call.call_id,
+            "record assignment",
+            agent_id=agent_id,
+            attempts=call.attempts,
+            explanation=explanation.to_dict(),
+            outcome="ringing",
+            queue=call.queue,
+        )
 
     async def call_requeued(self, call: WaitingCall, note: str) -> None:
-        await self._update(call.call_id, "record requeue", outcome="waiting", attempts=call.attempts, queue=call.queue,
-                           callback=call.callback, callback_number=call.callback_number, notes=note)  # fmt: skip
+        await self._update(
+            call.call_id,
+            "record requeue",
+            outcome="waiting",
+            attempts=call.attempts,
+            queue=call.queue,
+            callback=call.callback,
+            callback_number=call.callback_number,
+            notes=note,
+        )
 
     async def call_answered(self, call_id: str, at: datetime, agent_id: str | None) -> None:
         await self._update(call_id, "record answer", answered_at=at, outcome="connected", agent_id=agent_id)
@@ -204,12 +284,25 @@ class AcdRepository:
         out = []
         for r in rows:
             try:
-                out.append(WaitingCall(
-                    call_id=r.call_id, queue=r.queue, skill=r.skill, channel=r.channel, uniqueid=r.uniqueid,
-                    enqueued_at=r.enqueued_at, caller_number=r.caller_number, priority=r.priority,
-                    region=r.region, language=r.language, vip=r.vip, attempts=r.attempts, reason=r.reason,
-                    callback=r.callback, callback_number=r.callback_number,
-                ))  # fmt: skip
+                out.append(
+                    WaitingCall(
+                        call_id=r.call_id,
+                        queue=r.queue,
+                        skill=r.skill,
+                        channel=r.channel,
+                        uniqueid=r.uniqueid,
+                        enqueued_at=r.enqueued_at,
+                        caller_number=r.caller_number,
+                        priority=r.priority,
+                        region=r.region,
+                        language=r.language,
+                        vip=r.vip,
+                        attempts=r.attempts,
+                        reason=r.reason,
+                        callback=r.callback,
+                        callback_number=r.callback_number,
+                    )
+                )
             except ValueError as exc:
                 log.warning("skipping unreadable queue call record call_id=%s error=%s", r.call_id, exc)
         return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +27,7 @@ from acd.errors import (
 from acd.model import (
     NUMBER_RE,
     AcdConfig,
+    AgentState,
     AgentStatus,
     Assignment,
     CallStatus,
@@ -61,7 +62,12 @@ from switchboard.settings import AcdSettings
 
 log = logging.getLogger(__name__)
 
-RONA_REASONS = {"NOANSWER": "no answer", "BUSY": "busy", "CHANUNAVAIL": "unavailable", "CONGESTION": "unavailable"}
+RONA_REASONS = {
+    "NOANSWER": "no answer",
+    "BUSY": "busy",
+    "CHANUNAVAIL": "unavailable",
+    "CONGESTION": "unavailable",
+}
 UNREGISTERED_DEVICE = frozenset({"UNAVAILABLE", "INVALID"})
 BUSY_DEVICE = frozenset({"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"})
 REGISTERED_CONTACT = frozenset({"Created", "Reachable", "NonQualified", "Updated"})
@@ -91,9 +97,15 @@ class AcdService:
     """The ACD's application service (implements ivr.ports.CallQueue)."""
 
     def __init__(
-        self, store: AcdStore, port: AsteriskPort, clock: Clock, settings: AcdSettings | None = None, *,
-        repository: AcdRepository | None = None, listen: bool = True,
-    ) -> None:  # fmt: skip
+        self,
+        store: AcdStore,
+        port: AsteriskPort,
+        clock: Clock,
+        settings: AcdSettings | None = None,
+        *,
+        repository: AcdRepository | None = None,
+        listen: bool = True,
+    ) -> None:
         self.store = store
         self.port = port
         self.clock = clock
@@ -101,9 +113,13 @@ class AcdService:
         self.repository = repository
         self._config: AcdConfig | None = None
         self.dispatcher = Dispatcher(
-            store, self, clock, page=self.settings.snapshot_page,
-            ring_guard_seconds=self.settings.ring_guard_seconds, listen=listen,
-        )  # fmt: skip
+            store,
+            self,
+            clock,
+            page=self.settings.snapshot_page,
+            ring_guard_seconds=self.settings.ring_guard_seconds,
+            listen=listen,
+        )
 
     # ---- configuration ----
 
@@ -114,10 +130,15 @@ class AcdService:
                 raise AcdValidationError("no configuration given and no database to load it from")
             config = await self.repository.load_config()
         version = await self.store.publish_config(config)
-        self._config = AcdConfig(config.agents, config.queues, config.skills, config.regions, config.absences,
-                                 config.vips, version)  # fmt: skip
-        log.info("acd configuration published version=%d agents=%d queues=%d", version, len(config.agents),
-                 len(config.queues))  # fmt: skip
+        self._config = AcdConfig(
+            config.agents, config.queues, config.skills, config.regions, config.absences, config.vips, version
+        )
+        log.info(
+            "acd configuration published version=%d agents=%d queues=%d",
+            version,
+            len(config.agents),
+            len(config.queues),
+        )
         return self._config
 
     async def config(self, version: int | None = None) -> AcdConfig:
@@ -141,22 +162,30 @@ class AcdService:
     # ---- the IVR hand-off ----
 
     async def enqueue(self, request: QueueRequest) -> None:
-        """Put a caller in a queue (CallQueue.enqueue). Never loses the caller: bad fields fall back safely."""
+        """Put a caller in a queue (CallQueue.enqueue); bad fields fall back, the caller is never lost."""
         config = await self.config()
         now = self.clock.now()
         call_id = request.call_id or new_id()
         queue_name = request.queue
         if queue_name not in config.queues:
-            log.error("enqueue names unknown queue call_id=%s queue=%r; using fallback %s", call_id, queue_name,
-                      self.settings.fallback_queue)  # fmt: skip
+            log.error(
+                "enqueue names unknown queue call_id=%s queue=%r; using fallback %s",
+                call_id,
+                queue_name,
+                self.settings.fallback_queue,
+            )
             queue_name = self.settings.fallback_queue
             if queue_name not in config.queues:
                 queue_name = next(iter(config.queues))
         queue = config.queues[queue_name]
         skill = request.skill or queue.skill
         if not _known_skill(config, skill):
-            log.warning("enqueue names unknown skill call_id=%s skill=%r; using the queue's %s", call_id, skill,
-                        queue.skill)  # fmt: skip
+            log.warning(
+                "enqueue names unknown skill call_id=%s skill=%r; using the queue's %s",
+                call_id,
+                skill,
+                queue.skill,
+            )
             skill = queue.skill
         region = request.region or None
         if region is not None and config.regions and region not in config.regions:
@@ -185,21 +214,43 @@ class AcdService:
                 preferred, preference = last, PreferenceKind.REPEAT
         language = request.language if request.language and len(request.language) <= 16 else None
         call = WaitingCall(
-            call_id=call_id, queue=queue.name, skill=skill, channel=request.channel, uniqueid=request.uniqueid,
-            enqueued_at=now, caller_number=number, caller_name=(request.caller_name or "")[:80], priority=priority,
-            region=region, language=(language or "").split("_")[0].lower() or None, vip=vip,
-            preferred_agent=preferred, preference=preference, reason=(request.reason or "")[:200],
-        )  # fmt: skip
+            call_id=call_id,
+            queue=queue.name,
+            skill=skill,
+            channel=request.channel,
+            uniqueid=request.uniqueid,
+            enqueued_at=now,
+            caller_number=number,
+            caller_name=(request.caller_name or "")[:80],
+            priority=priority,
+            region=region,
+            language=(language or "").split("_")[0].lower() or None,
+            vip=vip,
+            preferred_agent=preferred,
+            preference=preference,
+            reason=(request.reason or "")[:200],
+        )
         await self._add(call, queue, now)
 
     async def _add(self, call: WaitingCall, queue: Queue, now: datetime) -> None:
         result = await self.store.enqueue(call, next_step_at(queue, call, now))
         if result.outcome is not EnqueueOutcome.ADDED:
-            log.warning("enqueue ignored duplicate call_id=%s outcome=%s existing=%s", call.call_id,
-                        result.outcome.value, result.call_id)  # fmt: skip
+            log.warning(
+                "enqueue ignored duplicate call_id=%s outcome=%s existing=%s",
+                call.call_id,
+                result.outcome.value,
+                result.call_id,
+            )
             return
-        log.info("call enqueued call_id=%s queue=%s priority=%d vip=%s region=%s preferred=%s", call.call_id,
-                 call.queue, call.priority, call.vip, call.region, call.preferred_agent)  # fmt: skip
+        log.info(
+            "call enqueued call_id=%s queue=%s priority=%d vip=%s region=%s preferred=%s",
+            call.call_id,
+            call.queue,
+            call.priority,
+            call.vip,
+            call.region,
+            call.preferred_agent,
+        )
         await self._record("call_enqueued", call)
         self.dispatcher.notify_call(call.call_id)
 
@@ -210,7 +261,9 @@ class AcdService:
         try:
             await getattr(self.repository, method)(*args)
         except StoreError as exc:
-            log.error("acd record %s failed call_id=%s error=%s", method, getattr(args[0], "call_id", args[0]), exc)
+            log.error(
+                "acd record %s failed call_id=%s error=%s", method, getattr(args[0], "call_id", args[0]), exc
+            )
 
     # ---- agent actions (API, agent desk) ----
 
@@ -226,7 +279,9 @@ class AcdService:
         if after.routable and not before.routable:
             self.dispatcher.notify_agent(agent_id)
         if after != before:
-            log.info("agent %s agent=%s state=%s reason=%r", event.value, agent_id, after.state.value, after.reason)
+            log.info(
+                "agent %s agent=%s state=%s reason=%r", event.value, agent_id, after.state.value, after.reason
+            )
         return after
 
     async def login(self, agent_id: str) -> AgentStatus:
@@ -272,24 +327,36 @@ class AcdService:
             if call.callback:
                 await self.port.originate(
                     channel=self.settings.callback_channel.format(number=safe(call.callback_number)),
-                    context=self.settings.connect_context, exten="s", priority=1,
+                    context=self.settings.connect_context,
+                    exten="s",
+                    priority=1,
                     caller_id=self.settings.callback_caller_id,
                     timeout_ms=assignment.ring_timeout_seconds * 1000,
                     variables={**variables, "SB_CALLBACK": "1"},
                     action_id=f"{CALLBACK_ACTION_PREFIX}{call.call_id}-{call.attempts}",
-                )  # fmt: skip
+                )
                 log.info("callback originated call_id=%s agent=%s", call.call_id, assignment.agent_id)
             else:
-                await self.port.redirect(call.channel, self.settings.connect_context, "s", 1, variables=variables)
-                log.info("caller redirected call_id=%s agent=%s endpoint=%s", call.call_id, assignment.agent_id,
-                         assignment.endpoint)  # fmt: skip
+                await self.port.redirect(
+                    call.channel, self.settings.connect_context, "s", 1, variables=variables
+                )
+                log.info(
+                    "caller redirected call_id=%s agent=%s endpoint=%s",
+                    call.call_id,
+                    assignment.agent_id,
+                    assignment.endpoint,
+                )
         except ChannelGoneError as exc:
             log.warning("redirect failed, caller is gone call_id=%s error=%s", call.call_id, exc)
             await self._caller_gone(call, cause="channel gone at connect")
         except PortError as exc:
             # Unknown whether Asterisk acted: the ring guard checks the channel after the ring timeout.
-            log.error("connect action failed call_id=%s agent=%s error=%s; ring guard will check", call.call_id,
-                      assignment.agent_id, exc)  # fmt: skip
+            log.error(
+                "connect action failed call_id=%s agent=%s error=%s; ring guard will check",
+                call.call_id,
+                assignment.agent_id,
+                exc,
+            )
 
     # ---- deadlines: relaxation steps and ring guards ----
 
@@ -312,7 +379,11 @@ class AcdService:
             await self.store.set_deadline(call_id, None)
             return
         scope = scope_at(queue, call.waited(now))
-        if scope.overflow_to and scope.overflow_to in config.queues and scope.overflow_to != call.original_queue:
+        if (
+            scope.overflow_to
+            and scope.overflow_to in config.queues
+            and scope.overflow_to != call.original_queue
+        ):
             await self._overflow(call, config.queues[scope.overflow_to], now)
             return
         await self.store.set_deadline(call_id, next_step_at(queue, call, now))
@@ -331,8 +402,12 @@ class AcdService:
         try:
             channels = await self.port.live_channels()
         except PortError as exc:
-            log.warning("ring guard cannot list channels call_id=%s error=%s; retrying later", call.call_id, exc)
-            await self.store.set_deadline(call.call_id, now + timedelta(seconds=self.settings.ring_guard_seconds))
+            log.warning(
+                "ring guard cannot list channels call_id=%s error=%s; retrying later", call.call_id, exc
+            )
+            await self.store.set_deadline(
+                call.call_id, now + timedelta(seconds=self.settings.ring_guard_seconds)
+            )
             return
         await self._reconcile_call(call, {c.uniqueid: c for c in channels}, now)
 
@@ -375,7 +450,9 @@ class AcdService:
         now = self.clock.now()
         queue = config.queues.get(call.queue)
         wrap = queue.wrap_up_seconds if queue else 0.0
-        wrap_until = now + timedelta(seconds=wrap) if call.status is CallStatus.CONNECTED and wrap > 0 else None
+        wrap_until = (
+            now + timedelta(seconds=wrap) if call.status is CallStatus.CONNECTED and wrap > 0 else None
+        )
         result = await self.store.end_call(call, now, wrap_until, cause)
         if result is None:
             return
@@ -385,14 +462,21 @@ class AcdService:
             log.info("call completed call_id=%s agent=%s handle=%.1fs", ended.call_id, ended.agent_id, handle)
             await self.store.record_handle_time(ended.queue, handle)
             if ended.agent_id and ended.caller_number:
-                await self.store.remember_agent(ended.caller_number, ended.agent_id,
-                                                self.settings.repeat_caller_window_seconds)  # fmt: skip
+                await self.store.remember_agent(
+                    ended.caller_number, ended.agent_id, self.settings.repeat_caller_window_seconds
+                )
             if wrap_until is None and ended.agent_id:
                 self.dispatcher.notify_agent(ended.agent_id)
             self.dispatcher.notify_deadlines()
         else:
-            log.info("call abandoned call_id=%s queue=%s wait=%.1fs status=%s cause=%s", ended.call_id, ended.queue,
-                     ended.waited(now), ended.status.value, cause)  # fmt: skip
+            log.info(
+                "call abandoned call_id=%s queue=%s wait=%.1fs status=%s cause=%s",
+                ended.call_id,
+                ended.queue,
+                ended.waited(now),
+                ended.status.value,
+                cause,
+            )
             if ended.agent_id:
                 self.dispatcher.notify_agent(ended.agent_id)
         await self._record("call_ended", ended, result.outcome, now)
@@ -414,26 +498,45 @@ class AcdService:
         now = self.clock.now()
         queue = config.queues.get(call.queue) or self._queue(config, self.settings.fallback_queue)
         assert call.agent_id is not None
-        res = await self.store.requeue(call, call.agent_id, now, next_step_at(queue, call, now),
-                                       pause_reason=reason if pause else None, kind=kind)  # fmt: skip
+        res = await self.store.requeue(
+            call,
+            call.agent_id,
+            now,
+            next_step_at(queue, call, now),
+            pause_reason=reason if pause else None,
+            kind=kind,
+        )
         if not res.ok or res.call is None:
             return
-        log.info("call requeued call_id=%s agent=%s reason=%s attempts=%d", call.call_id, call.agent_id, reason,
-                 res.call.attempts)  # fmt: skip
+        log.info(
+            "call requeued call_id=%s agent=%s reason=%s attempts=%d",
+            call.call_id,
+            call.agent_id,
+            reason,
+            res.call.attempts,
+        )
         await self._record("call_requeued", res.call, f"{kind}: {call.agent_id}")
         if not pause:
             self.dispatcher.notify_agent(call.agent_id)
         if res.call.attempts >= queue.max_attempts:
             overflow = queue.step_after(RelaxAction.OVERFLOW)
             if overflow and overflow.value in config.queues and overflow.value != res.call.original_queue:
-                log.info("max attempts reached call_id=%s attempts=%d; overflowing", call.call_id, res.call.attempts)
+                log.info(
+                    "max attempts reached call_id=%s attempts=%d; overflowing",
+                    call.call_id,
+                    res.call.attempts,
+                )
                 await self._overflow(res.call, config.queues[overflow.value], now)
                 return
             if call.callback:
-                log.warning("callback abandoned after %d attempts call_id=%s", res.call.attempts, call.call_id)
+                log.warning(
+                    "callback abandoned after %d attempts call_id=%s", res.call.attempts, call.call_id
+                )
                 await self._caller_gone(res.call, cause="callback attempts exhausted")
                 return
-            log.warning("max attempts reached call_id=%s attempts=%d; keeps waiting", call.call_id, res.call.attempts)
+            log.warning(
+                "max attempts reached call_id=%s attempts=%d; keeps waiting", call.call_id, res.call.attempts
+            )
         self.dispatcher.notify_call(call.call_id)
 
     async def _connected(self, call: WaitingCall) -> None:
@@ -481,8 +584,15 @@ class AcdService:
 
         before, after = await self.store.update_agent(agent_id, change)
         if after != before:
-            log.info("agent device agent=%s device=%s state=%s -> %s registered=%s direct=%s", agent_id, device,
-                     state, after.state.value, after.registered, after.direct_call)  # fmt: skip
+            log.info(
+                "agent device agent=%s device=%s state=%s -> %s registered=%s direct=%s",
+                agent_id,
+                device,
+                state,
+                after.state.value,
+                after.registered,
+                after.direct_call,
+            )
         if after.routable and not before.routable:
             self.dispatcher.notify_agent(agent_id)
 
@@ -528,12 +638,20 @@ class AcdService:
             return None
         staffed_ids = config.agents_with_skill(call.skill)
         statuses = await self.store.agent_statuses(staffed_ids)
-        staffed = sum(1 for s in statuses.values() if s.state.value in ("ready", "ringing", "on_call", "wrap_up"))
+        staffed = sum(
+            1 for s in statuses.values() if s.state.value in ("ready", "ringing", "on_call", "wrap_up")
+        )
         times = await self.store.handle_times(call.queue)
         ewt = estimated_wait(pos[0], times, staffed, self.settings.default_handle_seconds)
         scope = scope_at(queue, call.waited(self.clock.now()))
-        return HoldInfo(call_id, pos[0], pos[1], ewt, scope.callback_offered and bool(call.caller_number),
-                        queue.announce_every_seconds)  # fmt: skip
+        return HoldInfo(
+            call_id,
+            pos[0],
+            pos[1],
+            ewt,
+            scope.callback_offered and bool(call.caller_number),
+            queue.announce_every_seconds,
+        )
 
     async def request_callback(self, call_id: str) -> bool:
         """The caller pressed the callback key: keep the place, drop the channel, call back later."""
@@ -581,17 +699,28 @@ class AcdService:
         q = config.queues[queue]
         try:
             call = WaitingCall(
-                call_id=safe(call_id) or new_id(), queue=queue, skill=skill if _known_skill(config, skill) else q.skill,
-                channel=channel.channel, uniqueid=channel.uniqueid, enqueued_at=now - waited,
-                caller_number=channel.caller_number if NUMBER_RE.fullmatch(channel.caller_number or "") else "",
+                call_id=safe(call_id) or new_id(),
+                queue=queue,
+                skill=skill if _known_skill(config, skill) else q.skill,
+                channel=channel.channel,
+                uniqueid=channel.uniqueid,
+                enqueued_at=now - waited,
+                caller_number=channel.caller_number
+                if NUMBER_RE.fullmatch(channel.caller_number or "")
+                else "",
                 priority=min(max(int(prio), 0), 99) if prio.isdigit() else 0,
-                region=region if region and region in config.regions else None, reason="adopted from hold",
-            )  # fmt: skip
+                region=region if region and region in config.regions else None,
+                reason="adopted from hold",
+            )
         except AcdValidationError as exc:
             log.warning("cannot adopt held channel channel=%s error=%s", channel.channel, exc)
             return None
-        log.warning("adopting caller found on hold call_id=%s channel=%s queue=%s", call.call_id, channel.channel,
-                    queue)  # fmt: skip
+        log.warning(
+            "adopting caller found on hold call_id=%s channel=%s queue=%s",
+            call.call_id,
+            channel.channel,
+            queue,
+        )
         await self._add(call, q, now)
         return call.call_id
 
@@ -615,9 +744,7 @@ class AcdService:
         if not calls and self.repository is not None:
             # Redis lost its state: rebuild from the record, keeping callers' original enqueue times.
             for rec in await self.repository.open_calls():
-                if rec.callback and not rec.uniqueid:
-                    await self._readd(rec)
-                elif rec.uniqueid in live:
+                if (rec.callback and not rec.uniqueid) or rec.uniqueid in live:
                     await self._readd(rec)
                 else:
                     log.info("caller gone during outage call_id=%s", rec.call_id)
@@ -634,7 +761,9 @@ class AcdService:
     def _in_hold(self, ch: LiveChannel) -> bool:
         return ch.context == self.settings.hold_context and not ch.bridge_id
 
-    async def _reconcile_call(self, call: WaitingCall, live: Mapping[str, LiveChannel], now: datetime) -> None:
+    async def _reconcile_call(
+        self, call: WaitingCall, live: Mapping[str, LiveChannel], now: datetime
+    ) -> None:
         if call.callback and not call.uniqueid:
             return  # waiting for a callback: no channel to check
         ch = live.get(call.uniqueid)
@@ -648,7 +777,9 @@ class AcdService:
             elif self._in_hold(ch):
                 await self._no_answer(call, "no answer", kind="found back on hold")
             else:
-                await self.store.set_deadline(call.call_id, now + timedelta(seconds=self.settings.ring_guard_seconds))
+                await self.store.set_deadline(
+                    call.call_id, now + timedelta(seconds=self.settings.ring_guard_seconds)
+                )
 
     async def _release_orphan_agents(self) -> None:
         """Agents holding a call that no longer exists go back to ready."""
@@ -656,14 +787,7 @@ class AcdService:
         for agent_id, status in statuses.items():
             if not status.call_id or await self.store.get_call(status.call_id) is not None:
                 continue
-            now = self.clock.now()
-
-            def change(s: AgentStatus) -> AgentStatus:
-                if not s.call_id:
-                    return s
-                return s.replace(state=s.state.__class__.READY, call_id="", since=now)
-
-            before, after = await self.store.update_agent(agent_id, change)
+            _, after = await self.store.update_agent(agent_id, _free_agent(self.clock.now()))
             log.warning("agent held a vanished call agent=%s call_id=%s; now ready", agent_id, status.call_id)
             if after.routable:
                 self.dispatcher.notify_agent(agent_id)
@@ -675,3 +799,14 @@ def _known_skill(config: AcdConfig, skill: str) -> bool:
     if config.skills:
         return skill in config.skills
     return bool(config.agents_with_skill(skill)) or any(q.skill == skill for q in config.queues.values())
+
+
+def _free_agent(now: datetime) -> Callable[[AgentStatus], AgentStatus]:
+    """A change that releases an agent from a call that no longer exists."""
+
+    def change(s: AgentStatus) -> AgentStatus:
+        if not s.call_id:
+            return s
+        return s.replace(state=AgentState.READY, call_id="", since=now)
+
+    return change

@@ -39,9 +39,17 @@ from acd.model import AcdConfig, AgentStatus, RoutingExplanation, WaitingCall, f
 log = logging.getLogger(__name__)
 
 SCRIPT_NAMES = (
-    "enqueue", "assign", "requeue", "connected", "end_call", "move", "callback", "bind_channel", "agent_cas",
+    "enqueue",
+    "assign",
+    "requeue",
+    "connected",
+    "end_call",
+    "move",
+    "callback",
+    "bind_channel",
+    "agent_cas",
     "snapshot",
-)  # fmt: skip
+)
 
 
 class Keys:
@@ -195,9 +203,17 @@ class AcdStore:
         res = await self._run(
             "enqueue",
             [k.calls, k.queue(call.queue), k.deadlines, k.chan, k.events],
-            [call.call_id, call_to_json(call), repr(call.score), to_ms(deadline) if deadline else "",
-             call.uniqueid, self.stream_maxlen, self.origin, call.queue],
-        )  # fmt: skip
+            [
+                call.call_id,
+                call_to_json(call),
+                repr(call.score),
+                to_ms(deadline) if deadline else "",
+                call.uniqueid,
+                self.stream_maxlen,
+                self.origin,
+                call.queue,
+            ],
+        )
         status, call_id = _s(res[0]), _s(res[1])
         outcome = {"ok": EnqueueOutcome.ADDED, "dup": EnqueueOutcome.DUPLICATE}.get(
             status, EnqueueOutcome.DUPLICATE_CHANNEL
@@ -215,8 +231,11 @@ class AcdStore:
             raw = await self.redis.eval(
                 "local id = redis.call('HGET', KEYS[1], ARGV[1]); if not id then return false end;"
                 " return redis.call('HGET', KEYS[2], id)",
-                2, self.keys.chan, self.keys.calls, uniqueid,
-            )  # fmt: skip
+                2,
+                self.keys.chan,
+                self.keys.calls,
+                uniqueid,
+            )
         return call_from_json(raw) if raw else None
 
     async def all_calls(self) -> list[WaitingCall]:
@@ -251,26 +270,46 @@ class AcdStore:
         res = await self._run(
             "assign",
             [k.calls, k.queue(call.queue), k.deadlines, k.astate, k.ready, k.wrap, k.events, k.rr],
-            [call.call_id, agent_id, to_ms(now), to_ms(guard), self.stream_maxlen, self.origin, call.queue,
-             json.dumps(explanation.to_dict(), separators=(",", ":"))],
-        )  # fmt: skip
+            [
+                call.call_id,
+                agent_id,
+                to_ms(now),
+                to_ms(guard),
+                self.stream_maxlen,
+                self.origin,
+                call.queue,
+                json.dumps(explanation.to_dict(), separators=(",", ":")),
+            ],
+        )
         return self._result(res)
 
     async def assign_many(
-        self, items: Sequence[tuple[WaitingCall, str, RoutingExplanation]], now: datetime,
+        self,
+        items: Sequence[tuple[WaitingCall, str, RoutingExplanation]],
+        now: datetime,
         guards: Sequence[datetime],
-    ) -> list[ScriptResult]:  # fmt: skip
+    ) -> list[ScriptResult]:
         """Several independent atomic assignments in one round trip (each checks and moves on its own)."""
         if not items:
             return []
         k = self.keys
         script = self._scripts["assign"]
         calls = [
-            ([k.calls, k.queue(c.queue), k.deadlines, k.astate, k.ready, k.wrap, k.events, k.rr],
-             [c.call_id, agent_id, to_ms(now), to_ms(guard), self.stream_maxlen, self.origin, c.queue,
-              json.dumps(why.to_dict(), separators=(",", ":"))])
+            (
+                [k.calls, k.queue(c.queue), k.deadlines, k.astate, k.ready, k.wrap, k.events, k.rr],
+                [
+                    c.call_id,
+                    agent_id,
+                    to_ms(now),
+                    to_ms(guard),
+                    self.stream_maxlen,
+                    self.origin,
+                    c.queue,
+                    json.dumps(why.to_dict(), separators=(",", ":")),
+                ],
+            )
             for (c, agent_id, why), guard in zip(items, guards, strict=True)
-        ]  # fmt: skip
+        ]
         for attempt in range(2):
             async with self._io("assign_many"):
                 pipe = self.redis.pipeline(transaction=False)
@@ -297,18 +336,35 @@ class AcdStore:
         return ScriptResult(False, _s(res[1]))
 
     async def requeue(
-        self, call: WaitingCall, agent_id: str, now: datetime, deadline: datetime | None, *,
-        pause_reason: str | None, kind: str, queue: str | None = None,
-    ) -> ScriptResult:  # fmt: skip
+        self,
+        call: WaitingCall,
+        agent_id: str,
+        now: datetime,
+        deadline: datetime | None,
+        *,
+        pause_reason: str | None,
+        kind: str,
+        queue: str | None = None,
+    ) -> ScriptResult:
         """A ringing call back to waiting at its old place; the agent paused (reason) or back to ready."""
         k = self.keys
         target = queue or call.queue
         res = await self._run(
             "requeue",
             [k.calls, k.queue(target), k.deadlines, k.astate, k.ready, k.wrap, k.events],
-            [call.call_id, agent_id, to_ms(now), to_ms(deadline) if deadline else "",
-             "pause" if pause_reason else "ready", pause_reason or "", self.stream_maxlen, self.origin, target, kind],
-        )  # fmt: skip
+            [
+                call.call_id,
+                agent_id,
+                to_ms(now),
+                to_ms(deadline) if deadline else "",
+                "pause" if pause_reason else "ready",
+                pause_reason or "",
+                self.stream_maxlen,
+                self.origin,
+                target,
+                kind,
+            ],
+        )
         return self._result(res)
 
     async def connected(self, call_id: str, now: datetime) -> ScriptResult:
@@ -328,9 +384,15 @@ class AcdStore:
         res = await self._run(
             "end_call",
             [k.calls, k.queue(call.queue), k.deadlines, k.chan, k.astate, k.ready, k.wrap, k.events],
-            [call.call_id, to_ms(now), to_ms(wrap_until) if wrap_until else 0, self.stream_maxlen, self.origin,
-             cause],
-        )  # fmt: skip
+            [
+                call.call_id,
+                to_ms(now),
+                to_ms(wrap_until) if wrap_until else 0,
+                self.stream_maxlen,
+                self.origin,
+                cause,
+            ],
+        )
         status = _s(res[0])
         if status == "err":
             return None
@@ -385,14 +447,19 @@ class AcdStore:
         return {a: status_from_json(a, v) for a, v in zip(ids, values, strict=True)}
 
     async def set_agent(self, old: AgentStatus | None, new: AgentStatus) -> bool:
-        """Compare-and-set: write ``new`` only if the stored status still equals ``old`` (None: not stored)."""
+        """Compare-and-set: write ``new`` only if the stored status still equals ``old`` (None: absent)."""
         k = self.keys
         res = await self._run(
             "agent_cas",
             [k.astate, k.ready, k.wrap, k.events],
-            [new.agent_id, status_to_json(old) if old is not None else "", status_to_json(new), self.stream_maxlen,
-             self.origin],
-        )  # fmt: skip
+            [
+                new.agent_id,
+                status_to_json(old) if old is not None else "",
+                status_to_json(new),
+                self.stream_maxlen,
+                self.origin,
+            ],
+        )
         return _s(res[0]) == "ok"
 
     async def update_agent(
@@ -421,13 +488,20 @@ class AcdStore:
     # ---- the one-round-trip read for a decision ----
 
     async def snapshot(
-        self, queues: Sequence[str], *, k: int = 16, call_ids: Sequence[str] = (), agent_ids: Sequence[str] = ()
+        self,
+        queues: Sequence[str],
+        *,
+        k: int = 16,
+        call_ids: Sequence[str] = (),
+        agent_ids: Sequence[str] = (),
     ) -> Snapshot:
         """Ready agents, the merged head of ``queues``, given calls and agents' states: one round trip."""
         keys = self.keys
         args: list[Any] = [k, len(call_ids), *call_ids, len(agent_ids), *agent_ids]
         qkeys = [keys.queue(q) for q in queues]
-        res = await self._run("snapshot", [keys.ready, keys.astate, keys.calls, keys.cfgver, keys.rr, *qkeys], args)
+        res = await self._run(
+            "snapshot", [keys.ready, keys.astate, keys.calls, keys.cfgver, keys.rr, *qkeys], args
+        )
         version, ready_flat, head, total, explicit, ids, states, rr = res
         ready = tuple(_s(ready_flat[i]) for i in range(0, len(ready_flat), 2))
         statuses = {_s(a): status_from_json(_s(a), v or None) for a, v in zip(ids, states, strict=True)}

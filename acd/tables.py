@@ -96,7 +96,9 @@ class VipRow(Base):
     number: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     priority_boost: Mapped[int] = mapped_column(Integer, default=10)
-    agent_id: Mapped[str | None] = mapped_column(ForeignKey("acd_agents.id", ondelete="SET NULL"), nullable=True)
+    agent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("acd_agents.id", ondelete="SET NULL"), nullable=True
+    )
 
 
 class QueueCallRow(Base):

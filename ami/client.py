@@ -16,7 +16,9 @@ import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
+from ami.actions import AmiActions
 from ami.backoff import Backoff
 from ami.connection import AmiConnection
 from ami.errors import AmiActionError, AmiAuthError, AmiConnectionError, AmiError, AmiTimeout
@@ -27,6 +29,9 @@ from ami.timing import wait_with_timeout
 from switchboard.clock import Clock
 from switchboard.ids import new_id
 
+if TYPE_CHECKING:
+    from switchboard.settings import AmiSettings
+
 __all__ = ["AmiClient", "AmiResponse", "EventSubscription", "ResyncCallback"]
 
 log = logging.getLogger(__name__)
@@ -35,7 +40,7 @@ ResyncCallback = Callable[[list[AmiEvent]], Awaitable[None]]
 BOOT_WARNING_AFTER = 30.0  # seconds after login without FullyBooted before we say so in the log
 
 
-class AmiClient:
+class AmiClient(AmiActions):
     """The controller's AMI connection: actions with timeouts, typed events, resync after each boot."""
 
     def __init__(
@@ -78,6 +83,22 @@ class AmiClient:
         self._boots = 0  # FullyBooted events seen; a resync only makes us ready if none came since
         self._subscriptions: list[EventSubscription] = []
         self._resync_callbacks: list[ResyncCallback] = []
+
+    @classmethod
+    def from_settings(cls, settings: AmiSettings, clock: Clock) -> AmiClient:
+        """Build from the ``[ami]`` settings section (the composition root's one-liner)."""
+        return cls(
+            host=settings.host,
+            port=settings.port,
+            username=settings.username,
+            secret=settings.secret.get_secret_value(),
+            clock=clock,
+            action_timeout=settings.action_timeout,
+            connect_timeout=settings.connect_timeout,
+            reconnect_initial=settings.reconnect_initial,
+            reconnect_max=settings.reconnect_max,
+            queue_size=settings.event_queue_size,
+        )
 
     def __repr__(self) -> str:
         return f"AmiClient({self.peer} user={self.username!r} state={self.state})"
@@ -238,60 +259,6 @@ class AmiClient:
             raise AmiActionError(name, response)
         return response
 
-    async def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> AmiResponse:
-        """Send a channel (and only it) to ``context,exten,priority``."""
-        return await self.action(
-            "Redirect", {"Channel": channel, "Context": context, "Exten": exten, "Priority": str(priority)}
-        )
-
-    async def hangup(self, channel: str, cause: int | None = None) -> AmiResponse:
-        """Hang up a channel (AmiActionError ``No such channel`` when it is already gone)."""
-        fields = {"Channel": channel}
-        if cause is not None:
-            fields["Cause"] = str(cause)
-        return await self.action("Hangup", fields)
-
-    async def setvar(self, channel: str | None, variable: str, value: str) -> AmiResponse:
-        """Set a channel variable (a global one when ``channel`` is None)."""
-        fields = {"Variable": variable, "Value": value}
-        if channel is not None:
-            fields = {"Channel": channel, **fields}
-        return await self.action("Setvar", fields)
-
-    async def getvar(self, channel: str | None, variable: str) -> str | None:
-        """A variable's value; None when Asterisk returns it empty (AMI cannot tell unset from empty)."""
-        fields = {"Variable": variable}
-        if channel is not None:
-            fields = {"Channel": channel, **fields}
-        response = await self.action("Getvar", fields)
-        return response.fields.get("Value") or None
-
-    async def originate(
-        self,
-        *,
-        channel: str,
-        context: str,
-        exten: str,
-        priority: int = 1,
-        caller_id: str | None = None,
-        timeout_ms: int | None = None,
-        variables: Mapping[str, str] | None = None,
-        action_id: str | None = None,
-    ) -> AmiResponse:
-        """Queue an ``Async: true`` Originate; its OriginateResponse (same ActionID) reaches subscriptions."""
-        fields = {"Channel": channel, "Context": context, "Exten": exten, "Priority": str(priority)}
-        if caller_id is not None:
-            fields["CallerID"] = caller_id
-        if timeout_ms is not None:
-            fields["Timeout"] = str(timeout_ms)
-        fields["Async"] = "true"
-        return await self._action("Originate", fields, variables=variables, action_id=action_id)
-
-    async def core_show_channels(self) -> list[AmiEvent]:
-        """The live channels as CoreShowChannel events."""
-        response = await self.action("CoreShowChannels")
-        return [event for event in response.events if isinstance(event, CoreShowChannel)]
-
     def _next_id(self) -> str:
         return f"sb-{self._id_prefix}-{next(self._ids)}"
 
@@ -336,7 +303,6 @@ class AmiClient:
         while not self._closing:
             if conn is None:
                 conn = await self._reconnect()
-            self._backoff.reset()
             try:
                 await self._serve(conn)
             except Exception:
@@ -443,6 +409,9 @@ class AmiClient:
         if reason == REASON_FULLY_BOOTED and boots == self._boots and conn.is_open and not self._closing:
             self._ready = True
             self._ready_event.set()
+            # Only a session that got this far resets the backoff: a server that accepts logins and
+            # then drops us straight away keeps being retried ever more slowly.
+            self._backoff.reset()
             log.info("ami ready peer=%s", self.peer)
 
     async def _keepalive_loop(self, conn: AmiConnection) -> None:

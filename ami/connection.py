@@ -46,7 +46,7 @@ ListCompleteHook = Callable[[AmiResponse], None]
 MAX_WRITE_BUFFER = 1 << 20
 # Bytes parsed per event-loop callback: a 256 KiB read parsed in one go holds the loop for
 # milliseconds, so reads are queued and parsed in slices, letting timers and consumers run between.
-PARSE_SLICE = 32 * 1024
+PARSE_SLICE = 16 * 1024
 # Stop reading from the socket while this much is received but not parsed yet (TCP then pushes back
 # on Asterisk); resume below half of it.
 PAUSE_READING_ABOVE = 4 << 20

@@ -87,7 +87,7 @@ class AmiParser:
     # (the emulator, test servers) passes ("Action",).
     kinds: tuple[str, ...] = ("Event", "Response")
     banner: str | None = None
-    _buffer: bytes = b""
+    _buffer: bytearray = field(default_factory=bytearray)
     _skipping: bool = False
     _problems: list[ParseProblem] = field(default_factory=list)
 
@@ -103,22 +103,30 @@ class AmiParser:
 
     def feed(self, data: bytes) -> list[AmiMessage]:
         """Add one chunk; return the messages it completed."""
-        old_len = len(self._buffer)
-        buf = self._buffer + data if old_len else data
+        buffer = self._buffer
+        buf: bytes | bytearray
+        if buffer:
+            # A terminator cannot start before the last 3 bytes already scanned.
+            scan_from = max(0, len(buffer) - 3)
+            buffer += data  # in place: appending stays linear however small the chunks
+            buf = buffer
+        else:
+            scan_from = 0
+            buf = data
         if self.expect_banner and self.banner is None:
             buf = self._take_banner(buf)
-            if self.banner is None and self.expect_banner:
-                self._buffer = buf
+            scan_from = 0
+            if self.banner is None:
+                self._buffer = bytearray(buf)
                 return []
-            old_len = 0
-        # Only rescan the tail: a terminator cannot start before old_len - 3.
-        if buf.find(TERMINATOR, max(0, old_len - 3)) < 0:
-            self._buffer = buf
-            if len(buf) > self.max_message_bytes:
-                self._drop_oversize(buf)
+        if buf.find(TERMINATOR, scan_from) < 0:
+            if buf is not self._buffer:
+                self._buffer = bytearray(buf)
+            if len(self._buffer) > self.max_message_bytes:
+                self._drop_oversize(self._buffer)
             return []
         blocks = buf.split(TERMINATOR)
-        self._buffer = blocks.pop()
+        self._buffer = bytearray(blocks.pop())
         if len(self._buffer) > self.max_message_bytes:
             self._drop_oversize(self._buffer)
         messages: list[AmiMessage] = []
@@ -132,7 +140,7 @@ class AmiParser:
                 messages.append(message)
         return messages
 
-    def _take_banner(self, buf: bytes) -> bytes:
+    def _take_banner(self, buf: bytes | bytearray) -> bytes | bytearray:
         if not BANNER_PREFIX.startswith(buf[: len(BANNER_PREFIX)]):
             self._reject_banner(buf)
             return buf
@@ -144,18 +152,17 @@ class AmiParser:
         self.banner = buf[:end].rstrip(b"\r").decode("utf-8", "replace")
         return buf[end + 1 :]
 
-    def _reject_banner(self, buf: bytes) -> None:
-        self._problems.append(ParseProblem("no AMI banner", buf[:_PREVIEW_BYTES]))
+    def _reject_banner(self, buf: bytes | bytearray) -> None:
+        self._problems.append(ParseProblem("no AMI banner", bytes(buf[:_PREVIEW_BYTES])))
         self.banner = ""  # not an AMI greeting; keep parsing so the caller can decide what to do
 
-    def _drop_oversize(self, buf: bytes) -> None:
-        self._problems.append(
-            ParseProblem(f"message longer than {self.max_message_bytes} bytes dropped", buf[:_PREVIEW_BYTES])
-        )
-        self._buffer = b""
+    def _drop_oversize(self, buf: bytes | bytearray) -> None:
+        reason = f"message longer than {self.max_message_bytes} bytes dropped"
+        self._problems.append(ParseProblem(reason, bytes(buf[:_PREVIEW_BYTES])))
+        self._buffer = bytearray()
         self._skipping = True
 
-    def _parse_block(self, block: bytes) -> AmiMessage | None:
+    def _parse_block(self, block: bytes | bytearray) -> AmiMessage | None:
         lossy = False
         try:
             text = block.decode("utf-8")
@@ -186,10 +193,10 @@ class AmiParser:
                 break
         else:
             if fields or body:
-                self._problems.append(ParseProblem("garbage message dropped", block[:_PREVIEW_BYTES]))
+                self._problems.append(ParseProblem("garbage message dropped", bytes(block[:_PREVIEW_BYTES])))
             return None
         if lossy:
-            self._problems.append(ParseProblem("non-UTF-8 bytes replaced", block[:_PREVIEW_BYTES]))
+            self._problems.append(ParseProblem("non-UTF-8 bytes replaced", bytes(block[:_PREVIEW_BYTES])))
         return AmiMessage(fields, duplicates, body, lossy)
 
 

@@ -16,12 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
-
-from recordings.model import Recording, RecordingState
+from recordings.model import Recording
 from recordings.paths import PathMapper
 from recordings.store import RecordingStore
-from recordings.tables import RecordingLegRow, RecordingRow
 from switchboard.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -71,9 +68,14 @@ class RetentionSweeper:
         self.batch = batch
 
     async def sweep(self) -> SweepResult:
-        """Delete everything that has expired now; returns counts."""
+        """Delete everything that has expired now (and retry files left behind before); returns counts."""
         now = self.clock.now()
         deleted = removed = left = 0
+        for rec in await self.store.deleted_with_leftovers(self.batch):
+            r, failures = await asyncio.to_thread(self._remove_files, rec)
+            removed += r
+            left += len(failures)
+            await self._note(rec, failures)
         while True:
             expired = await self.store.expired(now, self.batch)
             progressed = False
@@ -85,7 +87,7 @@ class RetentionSweeper:
                 r, failures = await asyncio.to_thread(self._remove_files, rec)
                 removed += r
                 left += len(failures)
-                await self._note(rec.id, failures)
+                await self._note(rec, failures)
                 log.info(
                     "recording deleted by retention recording_id=%s call_id=%s files_removed=%d",
                     rec.id,
@@ -94,19 +96,17 @@ class RetentionSweeper:
                 )
             if len(expired) < self.batch or not progressed:
                 break
-        r, retried_left = await self._retry_leftovers()
-        return SweepResult(deleted, removed + r, left + retried_left - (left if retried_left == 0 else 0))
+        return SweepResult(deleted, removed, left)
 
     def _remove_files(self, rec: Recording) -> tuple[int, list[str]]:
         removed = 0
         failures: list[str] = []
-        paths = [rec.local_path, *(leg.local_path for leg in rec.legs)]
-        for text in paths:
+        for text in (rec.local_path, *(leg.local_path for leg in rec.legs)):
             if not text:
                 continue
             path = Path(text)
             if not self.mapper.contains(path):
-                failures.append(f"{path.name}: outside the recordings directory, not touched")
+                log.warning("retention left a file outside the recordings directory recording_id=%s", rec.id)
                 continue
             try:
                 path.unlink()
@@ -117,46 +117,12 @@ class RetentionSweeper:
                 failures.append(f"{path.name}: {exc.strerror or exc}")
         return removed, failures
 
-    async def _note(self, rec_id: str, failures: list[str]) -> None:
-        problem = ("file could not be deleted, will retry: " + "; ".join(failures))[:300] if failures else None
+    async def _note(self, rec: Recording, failures: list[str]) -> None:
+        problem = ("file could not be deleted, will retry: " + "; ".join(failures)) if failures else None
         if problem:
-            log.warning("retention could not delete a file recording_id=%s problem=%s", rec_id, problem)
-        async with self.store.sessions.begin() as session:
-            await session.execute(update(RecordingRow).where(RecordingRow.id == rec_id).values(problem=problem))
-
-    async def _retry_leftovers(self) -> tuple[int, int]:
-        """Deleted rows whose files could not all be removed last time."""
-        async with self.store.sessions() as session:
-            rows = (
-                (
-                    await session.execute(
-                        select(RecordingRow)
-                        .where(RecordingRow.state == RecordingState.DELETED.value, RecordingRow.problem.is_not(None))
-                        .limit(self.batch)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            legs = (
-                (
-                    await session.execute(
-                        select(RecordingLegRow).where(RecordingLegRow.recording_id.in_([r.id for r in rows]))
-                    )
-                )
-                .scalars()
-                .all()
-            )
-        from recordings.store import row_to_recording
-
-        removed = left = 0
-        for row in rows:
-            rec = row_to_recording(row, [g for g in legs if g.recording_id == row.id])
-            r, failures = await asyncio.to_thread(self._remove_files, rec)
-            removed += r
-            left += len(failures)
-            await self._note(rec.id, failures)
-        return removed, left
+            log.warning("retention could not delete a file recording_id=%s problem=%s", rec.id, problem)
+        if problem or rec.problem:
+            await self.store.set_problem(rec.id, problem)
 
     async def run(self, interval: float) -> None:
         """Sweep every ``interval`` seconds until cancelled; a failed sweep is logged and retried."""

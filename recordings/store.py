@@ -295,6 +295,7 @@ class RecordingStore:
         size_bytes: int,
         duration_s: float,
         now: datetime,
+        note: str | None = None,
     ) -> bool:
         """Store a transcript (replacing any older one); False when the lease was lost meanwhile."""
         async with self.sessions.begin() as session:
@@ -307,7 +308,7 @@ class RecordingStore:
                     transcribed_at=now,
                     size_bytes=size_bytes,
                     duration_s=duration_s,
-                    problem=None,
+                    problem=_clip(note, MAX_PROBLEM),
                     lease_owner=None,
                     lease_until=None,
                     next_attempt_at=None,
@@ -506,6 +507,32 @@ class RecordingStore:
                 return False
             await session.execute(delete(SegmentRow).where(SegmentRow.recording_id == rec_id))
             return True
+
+    async def deleted_with_leftovers(self, limit: int) -> list[Recording]:
+        """Deleted recordings whose files could not all be removed last time (noted in ``problem``)."""
+        async with self.sessions() as session:
+            rows = (
+                (
+                    await session.execute(
+                        select(RecordingRow)
+                        .where(RecordingRow.state == S.DELETED.value, RecordingRow.problem.is_not(None))
+                        .limit(limit)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            legs = await _legs_of(session, [r.id for r in rows])
+            return [row_to_recording(r, legs.get(r.id, ())) for r in rows]
+
+    async def set_problem(self, rec_id: str, problem: str | None) -> None:
+        """Note (or clear) what is wrong with a recording."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(RecordingRow)
+                .where(RecordingRow.id == rec_id)
+                .values(problem=_clip(problem, MAX_PROBLEM))
+            )
 
 
 async def _legs_of(session: AsyncSession, ids: Sequence[str]) -> dict[str, list[RecordingLegRow]]:

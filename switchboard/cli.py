@@ -122,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show = config.add_parser("show", parents=[common], help="every setting, its variable and description")
     show.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    from switchboard.users.cli import add_users_parser
+
+    add_users_parser(commands, common)
     return parser
 
 
@@ -157,6 +161,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if settings.general.log_level != "DEBUG":
             logging.getLogger().setLevel(logging.WARNING)
         return _db_command(args, settings)
+    if args.command == "users":
+        from switchboard.users.cli import run_users_command
+
+        if settings.general.log_level != "DEBUG":  # like db: print the result, not the log chatter
+            logging.getLogger().setLevel(logging.WARNING)
+        return run_users_command(args, settings)
     if args.command == "serve":
         return _run_app("run_serve", settings)
     if args.command == "demo":

@@ -132,7 +132,7 @@ class AcdSettings(_Section):
     connect_context: str = Field("sb-connect", description="Dialplan context that dials an agent")
     fallback_queue: str = Field("support", description="Queue used when a request names an unknown queue")
     config_file: Path | None = Field(None, description="YAML routing configuration imported at start-up")
-    stream_maxlen: int = Field(100_000, ge=1000, description="Approximate length kept of the ACD event stream")
+    stream_maxlen: int = Field(100_000, ge=1000, description="Approximate length of the ACD event stream")
     snapshot_page: int = Field(16, ge=1, le=1024, description="Waiting calls read per queue per decision")
     ring_guard_seconds: float = Field(
         15.0, gt=0, description="Grace after the ring timeout before a still-ringing call is checked"
@@ -152,7 +152,7 @@ class AcdSettings(_Section):
     callback_caller_id: str = Field("Switchboard <1000>", description="Caller ID shown on callbacks")
     callback_key: str = Field("1", description="Key a waiting caller presses to take a callback")
     callback_offer_prompt: str = Field("sb/acd-callback-offer", description="Prompt offering a callback")
-    callback_confirm_prompt: str = Field("sb/acd-callback-confirm", description="Prompt confirming a callback")
+    callback_confirm_prompt: str = Field("sb/acd-callback-confirm", description="Prompt confirming callbacks")
     recovery_timeout: float = Field(5.0, gt=0, description="Seconds allowed to rebuild state after a restart")
 
 

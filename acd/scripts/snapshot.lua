@@ -20,21 +20,40 @@ local function prefs(blobs)
     if b then want_agent(string.match(b, '"pa":"([^"]+)"')) end
   end
 end
-local entries = {}
+-- k-way merge of the sorted queues, reading each in small chunks: O(k * queues) cheap comparisons.
+local nq = #KEYS - 5
 local total = 0
-for qi = 6, #KEYS do
-  local r = redis.call('ZRANGE', KEYS[qi], 0, k - 1, 'WITHSCORES')
-  for i = 1, #r, 2 do entries[#entries + 1] = {tonumber(r[i + 1]), r[i]} end
-  total = total + redis.call('ZCARD', KEYS[qi])
+local bufs, pos, offs, live = {}, {}, {}, {}
+local chunk = 8
+local function refill(i)
+  local r = redis.call('ZRANGE', KEYS[5 + i], offs[i], offs[i] + chunk - 1, 'WITHSCORES')
+  offs[i] = offs[i] + chunk
+  bufs[i] = r
+  pos[i] = 1
+  live[i] = #r > 0
 end
-if #KEYS > 6 then
-  table.sort(entries, function(a, b)
-    if a[1] ~= b[1] then return a[1] < b[1] end
-    return a[2] < b[2]
-  end)
+for i = 1, nq do
+  offs[i] = 0
+  refill(i)
+  total = total + redis.call('ZCARD', KEYS[5 + i])
 end
 local ids = {}
-for i = 1, math.min(k, #entries) do ids[i] = entries[i][2] end
+while #ids < k do
+  local best, bs, bid = nil, 0, ''
+  for i = 1, nq do
+    if live[i] then
+      local id = bufs[i][pos[i]]
+      local sc = tonumber(bufs[i][pos[i] + 1])
+      if best == nil or sc < bs or (sc == bs and id < bid) then
+        best, bs, bid = i, sc, id
+      end
+    end
+  end
+  if best == nil then break end
+  ids[#ids + 1] = bid
+  pos[best] = pos[best] + 2
+  if pos[best] > #bufs[best] then refill(best) end
+end
 local head = {}
 if #ids > 0 then head = redis.call('HMGET', KEYS[3], unpack(ids)) end
 prefs(head)

@@ -36,9 +36,18 @@ class FakeAsterisk:
         self.channels[channel] = ch
         return ch
 
-    async def redirect(self, channel: str, context: str, exten: str = "s", priority: int = 1, *,
-                       variables: Mapping[str, str] | None = None) -> None:
-        self.actions.append(("redirect", {"channel": channel, "context": context, "variables": dict(variables or {})}))
+    async def redirect(
+        self,
+        channel: str,
+        context: str,
+        exten: str = "s",
+        priority: int = 1,
+        *,
+        variables: Mapping[str, str] | None = None,
+    ) -> None:
+        self.actions.append(
+            ("redirect", {"channel": channel, "context": context, "variables": dict(variables or {})})
+        )
         if channel not in self.channels:
             raise ChannelGoneError(f"Channel does not exist: {channel}")
         old = self.channels[channel]
@@ -48,11 +57,29 @@ class FakeAsterisk:
         self.actions.append(("hangup", {"channel": channel}))
         self.channels.pop(channel, None)
 
-    async def originate(self, *, channel: str, context: str, exten: str = "s", priority: int = 1,
-                        caller_id: str | None = None, timeout_ms: int | None = None,
-                        variables: Mapping[str, str] | None = None, action_id: str) -> None:
-        self.actions.append(("originate", {"channel": channel, "context": context, "action_id": action_id,
-                                           "variables": dict(variables or {})}))
+    async def originate(
+        self,
+        *,
+        channel: str,
+        context: str,
+        exten: str = "s",
+        priority: int = 1,
+        caller_id: str | None = None,
+        timeout_ms: int | None = None,
+        variables: Mapping[str, str] | None = None,
+        action_id: str,
+    ) -> None:
+        self.actions.append(
+            (
+                "originate",
+                {
+                    "channel": channel,
+                    "context": context,
+                    "action_id": action_id,
+                    "variables": dict(variables or {}),
+                },
+            )
+        )
 
     async def live_channels(self) -> list[LiveChannel]:
         return list(self.channels.values())
@@ -68,20 +95,45 @@ BASE_CONFIG: dict[str, Any] = {
     "skills": ["billing", "support", "sales"],
     "regions": ["eu", "us", "apac"],
     "agents": [
-        {"id": "a1", "name": "Ann", "endpoint": "PJSIP/101", "skills": {"billing": 5, "support": 2},
-         "regions": ["eu"], "languages": ["en"], "substitutes": ["a2", "a3"]},
-        {"id": "a2", "name": "Bo", "endpoint": "PJSIP/102", "skills": {"billing": 3}, "regions": ["us"],
-         "languages": ["en"]},
-        {"id": "a3", "name": "Cy", "endpoint": "PJSIP/103", "skills": {"billing": 4, "sales": 5},
-         "regions": ["eu", "us"], "languages": ["en", "ko"]},
+        {
+            "id": "a1",
+            "name": "Ann",
+            "endpoint": "PJSIP/101",
+            "skills": {"billing": 5, "support": 2},
+            "regions": ["eu"],
+            "languages": ["en"],
+            "substitutes": ["a2", "a3"],
+        },
+        {
+            "id": "a2",
+            "name": "Bo",
+            "endpoint": "PJSIP/102",
+            "skills": {"billing": 3},
+            "regions": ["us"],
+            "languages": ["en"],
+        },
+        {
+            "id": "a3",
+            "name": "Cy",
+            "endpoint": "PJSIP/103",
+            "skills": {"billing": 4, "sales": 5},
+            "regions": ["eu", "us"],
+            "languages": ["en", "ko"],
+        },
     ],
     "queues": [
-        {"name": "billing", "skill": "billing", "wrap_up_seconds": 10, "ring_timeout_seconds": 15,
-         "max_attempts": 3, "steps": [{"after": 30, "action": "any-region"}, {"after": 120, "action": "callback"}]},
+        {
+            "name": "billing",
+            "skill": "billing",
+            "wrap_up_seconds": 10,
+            "ring_timeout_seconds": 15,
+            "max_attempts": 3,
+            "steps": [{"after": 30, "action": "any-region"}, {"after": 120, "action": "callback"}],
+        },
         {"name": "support", "skill": "support", "wrap_up_seconds": 0},
         {"name": "sales", "skill": "sales"},
     ],
-}  # fmt: skip
+}
 
 
 def make_config(**overrides: Any) -> AcdConfig:
@@ -105,19 +157,41 @@ def fake_asterisk() -> FakeAsterisk:
 
 
 @pytest.fixture
-async def service(store: AcdStore, fake_asterisk: FakeAsterisk, clock: Any, acd_config: AcdConfig) -> AcdService:
+async def service(
+    store: AcdStore, fake_asterisk: FakeAsterisk, clock: Any, acd_config: AcdConfig
+) -> AcdService:
     svc = AcdService(store, fake_asterisk, clock, AcdSettings(key_prefix="sbtest"), listen=False)
     await svc.load(acd_config)
     return svc
 
 
-def request(call_id: str, *, queue: str = "billing", skill: str = "billing", region: str | None = "eu",
-            priority: int = 0, number: str = "+15551230002", vip: bool = False, language: str = "en",
-            uniqueid: str | None = None, channel: str | None = None) -> QueueRequest:
+def request(
+    call_id: str,
+    *,
+    queue: str = "billing",
+    skill: str = "billing",
+    region: str | None = "eu",
+    priority: int = 0,
+    number: str = "+15551230002",
+    vip: bool = False,
+    language: str = "en",
+    uniqueid: str | None = None,
+    channel: str | None = None,
+) -> QueueRequest:
     return QueueRequest(
-        call_id=call_id, channel=channel or f"PJSIP/carrier-{call_id}", uniqueid=uniqueid or f"u-{call_id}",
-        caller_number=number, caller_name="Caller", queue=queue, skill=skill, region=region, priority=priority,
-        language=language, vip=vip, reason="menu:test", variables={},
+        call_id=call_id,
+        channel=channel or f"PJSIP/carrier-{call_id}",
+        uniqueid=uniqueid or f"u-{call_id}",
+        caller_number=number,
+        caller_name="Caller",
+        queue=queue,
+        skill=skill,
+        region=region,
+        priority=priority,
+        language=language,
+        vip=vip,
+        reason="menu:test",
+        variables={},
     )
 
 

@@ -22,10 +22,10 @@ from acd.ports import (
 )
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 3.0) -> Any:
+async def eventually(check: Callable[[], Any], limit: float = 3.0) -> Any:
     """Wait (real time, bounded) until ``check()`` (sync or async) is truthy."""
     loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
+    end = loop.time() + limit
     while True:
         value = check()
         if asyncio.iscoroutine(value):
@@ -59,13 +59,18 @@ async def ring(service, fake_asterisk, make_request, call_id="c1", agent="a1", *
     return req
 
 
-async def test_enqueued_call_is_redirected_to_connect_context_with_agent_endpoint(service, fake_asterisk,
-                                                                                    make_request):
+async def test_enqueued_call_is_redirected_to_connect_context_with_agent_endpoint(
+    service, fake_asterisk, make_request
+):
     await ring(service, fake_asterisk, make_request)
     (redirect,) = fake_asterisk.named("redirect")
     assert redirect["context"] == "sb-connect"
-    assert redirect["variables"] == {"SB_CALL_ID": "c1", "SB_AGENT_ID": "a1", "SB_AGENT_ENDPOINT": "PJSIP/101",
-                                     "SB_RING_TIMEOUT": "15"}  # fmt: skip
+    assert redirect["variables"] == {
+        "SB_CALL_ID": "c1",
+        "SB_AGENT_ID": "a1",
+        "SB_AGENT_ENDPOINT": "PJSIP/101",
+        "SB_RING_TIMEOUT": "15",
+    }
     assert (await service.store.agent_status("a1")).state is AgentState.RINGING
 
 
@@ -85,7 +90,9 @@ async def test_no_answer_requeues_call_at_head_and_pauses_agent(service, fake_as
     assert len(fake_asterisk.named("redirect")) == 1  # the paused agent is not rung again
 
 
-async def test_answered_call_goes_on_call_then_wrap_up_then_ready(service, fake_asterisk, make_request, clock):
+async def test_answered_call_goes_on_call_then_wrap_up_then_ready(
+    service, fake_asterisk, make_request, clock
+):
     req = await ring(service, fake_asterisk, make_request)
     await service.handle(BridgeEntered(req.channel, req.uniqueid, "bridge-1"))
     agent = await service.store.agent_status("a1")
@@ -107,8 +114,9 @@ async def _state_is(service, agent_id, state) -> bool:
     return (await service.store.agent_status(agent_id)).state is state
 
 
-async def test_caller_hanging_up_while_waiting_is_an_abandon_with_wait_time(service, fake_asterisk, make_request,
-                                                                            clock):
+async def test_caller_hanging_up_while_waiting_is_an_abandon_with_wait_time(
+    service, fake_asterisk, make_request, clock
+):
     req = make_request("c1")
     await service.enqueue(req)
     await clock.advance(7)
@@ -127,8 +135,9 @@ async def test_unregistered_softphone_cannot_be_ready(service):
     assert (await service.login("a1")).routable
 
 
-async def test_softphone_dropping_pauses_ready_agent_and_return_makes_them_ready(service, fake_asterisk,
-                                                                                 make_request):
+async def test_softphone_dropping_pauses_ready_agent_and_return_makes_them_ready(
+    service, fake_asterisk, make_request
+):
     await service.login("a1")
     await service.handle(ContactChanged("PJSIP/101", "Removed"))
     status = await service.store.agent_status("a1")
@@ -156,7 +165,9 @@ async def test_agent_on_a_direct_call_is_not_offered_queue_calls(service, fake_a
     assert fake_asterisk.named("redirect")[0]["variables"]["SB_AGENT_ENDPOINT"] == "PJSIP/101"
 
 
-async def test_queue_call_ringing_the_agent_is_not_mistaken_for_a_direct_call(service, fake_asterisk, make_request):
+async def test_queue_call_ringing_the_agent_is_not_mistaken_for_a_direct_call(
+    service, fake_asterisk, make_request
+):
     req = await ring(service, fake_asterisk, make_request)
     await service.handle(DeviceStateChanged("PJSIP/101", "RINGING"))
     await service.handle(BridgeEntered(req.channel, req.uniqueid, "b1"))
@@ -182,8 +193,9 @@ async def test_events_for_unknown_channels_are_ignored(service):
     assert await service.store.all_calls() == []
 
 
-async def test_relaxation_deadline_wakes_the_dispatcher_at_the_configured_second(service, fake_asterisk,
-                                                                                 make_request, clock):
+async def test_relaxation_deadline_wakes_the_dispatcher_at_the_configured_second(
+    service, fake_asterisk, make_request, clock
+):
     await service.login("a2")  # serves region us only
     req = make_request("c1", region="eu")
     fake_asterisk.add_channel(req.channel, req.uniqueid)
@@ -220,8 +232,9 @@ async def test_repeat_caller_prefers_the_last_agent(service, fake_asterisk, make
     assert call.preferred_agent == "a3" and call.preference.value == "repeat"
 
 
-async def test_callback_keeps_place_and_controller_calls_back_when_agent_assigned(service, fake_asterisk,
-                                                                                  make_request, clock):
+async def test_callback_keeps_place_and_controller_calls_back_when_agent_assigned(
+    service, fake_asterisk, make_request, clock
+):
     req = make_request("c1")
     fake_asterisk.add_channel(req.channel, req.uniqueid)
     await service.enqueue(req)
@@ -243,14 +256,18 @@ async def test_callback_keeps_place_and_controller_calls_back_when_agent_assigne
     assert (await service.store.agent_status("a1")).state is AgentState.ON_CALL
 
 
-async def test_unanswered_callback_keeps_its_place_and_frees_the_agent(service, fake_asterisk, make_request, clock):
+async def test_unanswered_callback_keeps_its_place_and_frees_the_agent(
+    service, fake_asterisk, make_request, clock
+):
     await service.enqueue(make_request("c1"))
     await clock.advance(120)
     assert await service.request_callback("c1")
     await service.login("a1")
     await service.dispatcher.run_pending()
     (orig,) = fake_asterisk.named("originate")
-    await service.handle(OriginateResult(orig["action_id"], False, "PJSIP/+15551230002@carrier", "<unknown>", 0))
+    await service.handle(
+        OriginateResult(orig["action_id"], False, "PJSIP/+15551230002@carrier", "<unknown>", 0)
+    )
     call = await service.store.get_call("c1")
     assert call.status is CallStatus.WAITING and call.callback
     assert (await service.store.agent_status("a1")).state is AgentState.READY

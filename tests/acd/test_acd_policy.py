@@ -18,35 +18,89 @@ CONFIG: dict[str, Any] = {
     "skills": ["billing", "support"],
     "regions": ["eu", "us"],
     "agents": [
-        {"id": "eu5", "endpoint": "PJSIP/201", "skills": {"billing": 5}, "regions": ["eu"], "languages": ["en"]},
-        {"id": "eu3", "endpoint": "PJSIP/202", "skills": {"billing": 3}, "regions": ["eu"], "languages": ["en"]},
-        {"id": "us5", "endpoint": "PJSIP/203", "skills": {"billing": 5}, "regions": ["us"], "languages": ["en"]},
-        {"id": "us2", "endpoint": "PJSIP/204", "skills": {"billing": 2}, "regions": ["us"],
-         "languages": ["en", "ko"]},
-        {"id": "boss", "endpoint": "PJSIP/205", "skills": {"billing": 4}, "regions": ["eu"],
-         "substitutes": ["eu3", "us2"]},
+        {
+            "id": "eu5",
+            "endpoint": "PJSIP/201",
+            "skills": {"billing": 5},
+            "regions": ["eu"],
+            "languages": ["en"],
+        },
+        {
+            "id": "eu3",
+            "endpoint": "PJSIP/202",
+            "skills": {"billing": 3},
+            "regions": ["eu"],
+            "languages": ["en"],
+        },
+        {
+            "id": "us5",
+            "endpoint": "PJSIP/203",
+            "skills": {"billing": 5},
+            "regions": ["us"],
+            "languages": ["en"],
+        },
+        {
+            "id": "us2",
+            "endpoint": "PJSIP/204",
+            "skills": {"billing": 2},
+            "regions": ["us"],
+            "languages": ["en", "ko"],
+        },
+        {
+            "id": "boss",
+            "endpoint": "PJSIP/205",
+            "skills": {"billing": 4},
+            "regions": ["eu"],
+            "substitutes": ["eu3", "us2"],
+        },
         {"id": "sup", "endpoint": "PJSIP/206", "skills": {"support": 5}, "regions": ["eu"]},
     ],
     "queues": [
-        {"name": "billing", "skill": "billing", "min_proficiency": 3,
-         "steps": [{"after": 30, "action": "any-region"}, {"after": 60, "action": "min-proficiency", "value": 2},
-                   {"after": 120, "action": "callback"}]},
+        {
+            "name": "billing",
+            "skill": "billing",
+            "min_proficiency": 3,
+            "steps": [
+                {"after": 30, "action": "any-region"},
+                {"after": 60, "action": "min-proficiency", "value": 2},
+                {"after": 120, "action": "callback"},
+            ],
+        },
         {"name": "vipq", "skill": "billing", "steps": [{"after": 15, "action": "substitutes"}]},
         {"name": "flat", "skill": "billing"},
     ],
     "absences": [],
-}  # fmt: skip
+}
 
 
 def cfg(**over: Any) -> Any:
     return config_from_dict({**CONFIG, **over})
 
 
-def call(cid: str = "c1", *, queue: str = "billing", waited: float = 0, priority: int = 0, region: str | None = "eu",
-         language: str | None = None, pref: str | None = None, kind: PreferenceKind | None = None) -> WaitingCall:
-    return WaitingCall(call_id=cid, queue=queue, skill="billing", channel="PJSIP/x", uniqueid=f"u-{cid}",
-                       enqueued_at=T0 - timedelta(seconds=waited), priority=priority, region=region, language=language,
-                       preferred_agent=pref, preference=kind)  # fmt: skip
+def call(
+    cid: str = "c1",
+    *,
+    queue: str = "billing",
+    waited: float = 0,
+    priority: int = 0,
+    region: str | None = "eu",
+    language: str | None = None,
+    pref: str | None = None,
+    kind: PreferenceKind | None = None,
+) -> WaitingCall:
+    return WaitingCall(
+        call_id=cid,
+        queue=queue,
+        skill="billing",
+        channel="PJSIP/x",
+        uniqueid=f"u-{cid}",
+        enqueued_at=T0 - timedelta(seconds=waited),
+        priority=priority,
+        region=region,
+        language=language,
+        preferred_agent=pref,
+        preference=kind,
+    )
 
 
 def ready(agent_id: str, idle: float = 10, calls: int = 0) -> AgentStatus:
@@ -62,17 +116,39 @@ def view(statuses: list[AgentStatus], config: Any = None, last: dict[str, str] |
     [
         ("skill and region match", call(), [ready("eu5"), ready("us5", idle=99)], "eu5", "proficiency-first"),
         ("region holds before its step", call(waited=29), [ready("us5")], None, "no eligible"),
-        ("region relaxed at the configured second", call(waited=30), [ready("us5")], "us5", "proficiency-first"),
+        (
+            "region relaxed at the configured second",
+            call(waited=30),
+            [ready("us5")],
+            "us5",
+            "proficiency-first",
+        ),
         ("minimum proficiency holds", call(waited=59), [ready("us2")], None, "no eligible"),
         ("minimum proficiency lowered later", call(waited=60), [ready("us2")], "us2", "proficiency-first"),
-        ("best tier beats longer idle", call(), [ready("eu3", idle=500), ready("eu5", idle=1)], "eu5", "tier 5"),
-        ("longest idle within a tier", call(waited=30), [ready("eu5", idle=5), ready("us5", idle=50)], "us5",
-         "longest idle 50s"),
-        ("language must be spoken", call(region="us", waited=60, language="ko"), [ready("us5"), ready("us2")],
-         "us2", "proficiency-first"),
+        (
+            "best tier beats longer idle",
+            call(),
+            [ready("eu3", idle=500), ready("eu5", idle=1)],
+            "eu5",
+            "tier 5",
+        ),
+        (
+            "longest idle within a tier",
+            call(waited=30),
+            [ready("eu5", idle=5), ready("us5", idle=50)],
+            "us5",
+            "longest idle 50s",
+        ),
+        (
+            "language must be spoken",
+            call(region="us", waited=60, language="ko"),
+            [ready("us5"), ready("us2")],
+            "us2",
+            "proficiency-first",
+        ),
         ("agent without the skill is skipped", call(), [ready("sup")], None, "no eligible"),
     ],
-)  # fmt: skip
+)
 def test_policy_picks_the_expected_agent(case, the_call, statuses, expected, rule_has):
     d = decide(the_call, view(statuses), [s.agent_id for s in statuses])
     assert d.agent_id == expected, f"{case}: {d.explanation}"
@@ -111,8 +187,11 @@ def test_vip_personal_agent_is_preferred_over_a_longer_idle_agent():
 
 
 def test_absent_agents_callers_go_to_substitutes_in_order():
-    config = cfg(absences=[{"agent": "boss", "kind": "sick", "from": "2026-01-05T00:00:00Z",
-                            "until": "2026-01-06T00:00:00Z"}])  # fmt: skip
+    config = cfg(
+        absences=[
+            {"agent": "boss", "kind": "sick", "from": "2026-01-05T00:00:00Z", "until": "2026-01-06T00:00:00Z"}
+        ]
+    )
     c = call(queue="vipq", pref="boss", kind=PreferenceKind.VIP)
     statuses = [ready("eu5", idle=999), ready("us2"), ready("eu3"), AgentStatus("boss", AgentState.READY)]
     d = decide(c, view(statuses, config), ["eu5", "us2", "eu3", "boss"])
@@ -125,16 +204,22 @@ def test_absent_agents_callers_go_to_substitutes_in_order():
 def test_busy_preferred_agent_is_waited_for_until_the_substitutes_step():
     busy = AgentStatus("boss", AgentState.ON_CALL, call_id="x")
     statuses = [busy, ready("eu3"), ready("eu5", idle=999)]
-    held = decide(call(queue="vipq", waited=10, pref="boss", kind=PreferenceKind.REPEAT), view(statuses), ["eu3", "eu5"])
+    held = decide(
+        call(queue="vipq", waited=10, pref="boss", kind=PreferenceKind.REPEAT), view(statuses), ["eu3", "eu5"]
+    )
     assert held.agent_id is None and "holding for preferred agent boss on_call" in held.explanation.rule
-    later = decide(call(queue="vipq", waited=15, pref="boss", kind=PreferenceKind.REPEAT), view(statuses),
-                   ["eu3", "eu5"])  # fmt: skip
+    later = decide(
+        call(queue="vipq", waited=15, pref="boss", kind=PreferenceKind.REPEAT), view(statuses), ["eu3", "eu5"]
+    )
     assert later.agent_id == "eu3" and "substitute #1 of boss" in later.explanation.rule
 
 
 def test_repeat_caller_prefers_last_agent_when_ready():
-    d = decide(call(queue="flat", pref="eu3", kind=PreferenceKind.REPEAT), view([ready("eu5"), ready("eu3")]),
-               ["eu5", "eu3"])  # fmt: skip
+    d = decide(
+        call(queue="flat", pref="eu3", kind=PreferenceKind.REPEAT),
+        view([ready("eu5"), ready("eu3")]),
+        ["eu5", "eu3"],
+    )
     assert d.agent_id == "eu3" and d.explanation.rule == "preferred agent (repeat)"
 
 

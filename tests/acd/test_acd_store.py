@@ -18,19 +18,30 @@ WHY = RoutingExplanation("initial", "test")
 
 
 def wc(cid: str, *, queue: str = "billing", t: float = 0, priority: int = 0) -> WaitingCall:
-    return WaitingCall(call_id=cid, queue=queue, skill="billing", channel=f"PJSIP/c-{cid}", uniqueid=f"u-{cid}",
-                       enqueued_at=T0 + timedelta(seconds=t), priority=priority)  # fmt: skip
+    return WaitingCall(
+        call_id=cid,
+        queue=queue,
+        skill="billing",
+        channel=f"PJSIP/c-{cid}",
+        uniqueid=f"u-{cid}",
+        enqueued_at=T0 + timedelta(seconds=t),
+        priority=priority,
+    )
 
 
 async def ready_agent(store: AcdStore, agent_id: str, idle: float = 0) -> None:
-    assert await store.set_agent(None, AgentStatus(agent_id, AgentState.READY, idle_since=T0 - timedelta(seconds=idle)))
+    assert await store.set_agent(
+        None, AgentStatus(agent_id, AgentState.READY, idle_since=T0 - timedelta(seconds=idle))
+    )
 
 
 async def test_assignment_moves_call_and_agent_together_and_records_event(store):
     await ready_agent(store, "a1")
     assert (await store.enqueue(wc("c1"), None)).outcome is EnqueueOutcome.ADDED
     res = await store.assign(wc("c1"), "a1", T0, T0 + timedelta(seconds=30), WHY)
-    assert res.ok and res.call is not None and res.call.status is CallStatus.RINGING and res.call.attempts == 1
+    assert (
+        res.ok and res.call is not None and res.call.status is CallStatus.RINGING and res.call.attempts == 1
+    )
     agent = await store.agent_status("a1")
     assert agent.state is AgentState.RINGING and agent.call_id == "c1"
     assert await store.ready_agents() == []
@@ -62,8 +73,9 @@ async def test_every_key_carries_the_acd_hash_tag(store, redis_client):
 async def test_enqueue_is_idempotent_per_call_and_per_channel(store):
     assert (await store.enqueue(wc("c1"), None)).outcome is EnqueueOutcome.ADDED
     assert (await store.enqueue(wc("c1"), None)).outcome is EnqueueOutcome.DUPLICATE
-    other = WaitingCall(call_id="c9", queue="billing", skill="billing", channel="PJSIP/c-c1", uniqueid="u-c1",
-                        enqueued_at=T0)  # fmt: skip
+    other = WaitingCall(
+        call_id="c9", queue="billing", skill="billing", channel="PJSIP/c-c1", uniqueid="u-c1", enqueued_at=T0
+    )
     dup = await store.enqueue(other, None)
     assert dup.outcome is EnqueueOutcome.DUPLICATE_CHANNEL and dup.call_id == "c1"
     assert await store.waiting_count("billing") == 1
@@ -74,8 +86,9 @@ async def test_requeue_returns_call_to_its_old_place_and_pauses_agent(store):
     await store.enqueue(wc("old", t=0), None)
     await store.enqueue(wc("new", t=10), None)
     res = await store.assign(wc("old"), "a1", T0, T0, WHY)
-    back = await store.requeue(res.call, "a1", T0 + timedelta(seconds=20), None, pause_reason="no answer",
-                               kind="no_answer")  # fmt: skip
+    back = await store.requeue(
+        res.call, "a1", T0 + timedelta(seconds=20), None, pause_reason="no answer", kind="no_answer"
+    )
     assert back.ok
     assert await store.position(back.call) == (1, 2)
     agent = await store.agent_status("a1")
@@ -88,8 +101,15 @@ async def test_snapshot_reads_ready_agents_queue_heads_and_preferred_agent_state
     await store.set_agent(None, AgentStatus("boss", AgentState.ON_CALL, call_id="x"))
     for i in range(5):
         await store.enqueue(wc(f"c{i}", t=i), None)
-    pref = WaitingCall(call_id="p", queue="billing", skill="billing", channel="X/p", uniqueid="u-p",
-                       enqueued_at=T0 - timedelta(seconds=1), preferred_agent="boss")  # fmt: skip
+    pref = WaitingCall(
+        call_id="p",
+        queue="billing",
+        skill="billing",
+        channel="X/p",
+        uniqueid="u-p",
+        enqueued_at=T0 - timedelta(seconds=1),
+        preferred_agent="boss",
+    )
     await store.enqueue(pref, None)
     before = store.round_trips.count
     snap = await store.snapshot(["billing"], k=3)
@@ -159,9 +179,18 @@ async def test_waiting_call_uses_well_under_one_kib_of_redis(store, redis_client
     base = await used()
     n = 2000
     for i in range(n):
-        c = WaitingCall(call_id=f"01J{i:023d}", queue="billing", skill="billing",
-                        channel=f"PJSIP/carrier-{i:08x}", uniqueid=f"1795396042.{i}", enqueued_at=T0,
-                        caller_number="+15551230002", caller_name="Some Caller", region="eu", language="en")  # fmt: skip
+        c = WaitingCall(
+            call_id=f"01J{i:023d}",
+            queue="billing",
+            skill="billing",
+            channel=f"PJSIP/carrier-{i:08x}",
+            uniqueid=f"1795396042.{i}",
+            enqueued_at=T0,
+            caller_number="+15551230002",
+            caller_name="Some Caller",
+            region="eu",
+            language="en",
+        )
         await store.enqueue(c, T0 + timedelta(seconds=30))
     per_call = (await used() - base) / n
     assert per_call < 1024, per_call

@@ -199,6 +199,28 @@ async def test_wrong_secret_raises_auth_error_naming_host_and_user_but_not_the_s
     assert SECRET not in repr(client)
 
 
+async def test_client_built_from_settings_never_shows_the_secret(ami_server, transcript, clock):
+    from pydantic import SecretStr
+
+    from switchboard.settings import AmiSettings
+
+    refused = transcript("login-errors").exchange("l0")
+    logins: list[dict] = []
+
+    async def refuse(session, action):
+        logins.append(dict(action.fields))
+        await session.send(*refused.reply_for(action.fields["ActionID"]))
+
+    server = await ami_server(refuse)
+    settings = AmiSettings(port=server.port, username="sb", secret=SecretStr("s3cret"))
+    client = AmiClient.from_settings(settings, clock)
+    with pytest.raises(AmiAuthError) as caught:
+        await client.start()
+    assert logins[0]["Username"] == "sb" and logins[0]["Secret"] == "s3cret"
+    assert "s3cret" not in str(caught.value) and "s3cret" not in repr(client)
+    await client.close()
+
+
 async def test_connection_refused_raises_one_line_connection_error(clients, clock):
     port = free_port()
     client = clients(port, clock)
@@ -454,6 +476,31 @@ async def test_reconnect_backoff_doubles_and_is_capped(
     await server.sessions[-1].close()
     await wait_until(lambda: len(delays()) == 9)
     assert delays()[-1] == 0.5
+
+
+async def test_a_server_that_drops_us_right_after_login_is_retried_ever_more_slowly(
+    ami_server, transcript, clients, clock, wait_until, caplog
+):
+    login = transcript("acd-connect").exchange("l1")
+
+    async def login_then_drop(session, action):
+        await session.send(login.reply_for(action.fields["ActionID"])[0])
+        await session.close()
+
+    server = await ami_server(login_then_drop)
+    client = clients(server.port, clock, reconnect_initial=0.5, reconnect_max=30.0)
+    caplog.set_level(logging.INFO, logger="ami")
+    await client.start()
+
+    def delays() -> list[float]:
+        return [r.args[2] for r in caplog.records if r.msg.startswith("ami reconnect scheduled")]
+
+    await wait_until(lambda: len(delays()) == 1)
+    for n in range(1, 4):
+        await clock.advance(delays()[-1])
+        await wait_until(lambda n=n: len(delays()) == n + 1)
+    assert delays() == [0.5, 1.0, 2.0, 4.0]
+    assert server.names() == ["Login"] * 4
 
 
 async def test_keepalive_without_pong_drops_and_reopens_the_connection(

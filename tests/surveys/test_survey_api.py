@@ -15,6 +15,9 @@ from surveys.model import SurveyState
 from surveys.ports import CallEnded
 from surveys.webhook_auth import dlr_signature
 
+# HTTP and gateway behaviour do not depend on the database; the store runs on both in test_survey_service.
+pytestmark = pytest.mark.parametrize("survey_database", ["sqlite"], indirect=True)
+
 
 def basic(secret: str, user: str = "kannel") -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()}

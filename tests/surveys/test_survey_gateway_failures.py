@@ -21,6 +21,10 @@ from surveys.ports import CallEnded
 Answer = Callable[[dict[str, str]], "tuple[int, str] | str | None"]
 
 
+# HTTP and gateway behaviour do not depend on the database; the store runs on both in test_survey_service.
+pytestmark = pytest.mark.parametrize("survey_database", ["sqlite"], indirect=True)
+
+
 class ScriptedSendsms:
     """An HTTP server standing in for a misbehaving smsbox: the script decides each answer.
 

@@ -85,6 +85,7 @@ async def test_reply_in_ucs2_survey_language_and_stop_through_kannel(kannel_stac
     assert [r.kind for r in await service.unmatched()] == ["opt-out"]
 
 
+@pytest.mark.parametrize("survey_database", ["sqlite"], indirect=True)
 async def test_kannel_down_for_minutes_then_back_sends_each_survey_exactly_once(
     make_service, day_clock, tmp_path, kit
 ):
@@ -132,6 +133,7 @@ async def test_kannel_down_for_minutes_then_back_sends_each_survey_exactly_once(
         await kannel.stop()
 
 
+@pytest.mark.parametrize("survey_database", ["sqlite"], indirect=True)
 async def test_wrong_kannel_credentials_are_retried_not_failed(make_service, day_clock, tmp_path, kit):
     kit.need_kannel()
     config = KannelConfig(reply_url="http://127.0.0.1:9/unused")
