@@ -324,7 +324,7 @@ class AcdService:
             "SB_RING_TIMEOUT": str(assignment.ring_timeout_seconds),
         }
         try:
-            if call.callback:
+            if call.callback and not call.channel:  # no live channel: call the customer back
                 await self.port.originate(
                     channel=self.settings.callback_channel.format(number=safe(call.callback_number)),
                     context=self.settings.connect_context,

@@ -5,9 +5,10 @@ legal hold, audit log, re-transcription.
 signed-in user (``.id``, ``.role``, ``.agent_id`` for agents) when the user holds ``role`` or a higher one
 (agent < supervisor < admin), and refuses otherwise. Each route states the least role it needs.
 Recordings are addressed by id only; the id never becomes part of a file path.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: FastAPI must evaluate the route annotations, which refer to
+dependencies made inside ``make_router``.
+"""
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -43,6 +44,7 @@ SortKey = Literal[
     "caller_number",
     "-caller_number",
 ]
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # control characters are never a valid id, queue or number
 RecordingId = Annotated[str, Path(max_length=64, description="The recording's id (a ULID)")]
 
 
@@ -56,7 +58,7 @@ class SegmentOut(BaseModel):
     confidence: float
 
     @classmethod
-    def of(cls, s: TranscriptSegment) -> SegmentOut:
+    def of(cls, s: TranscriptSegment) -> "SegmentOut":
         return cls(start_s=s.start_s, end_s=s.end_s, speaker=s.speaker, text=s.text, confidence=s.confidence)
 
 
@@ -84,7 +86,7 @@ class RecordingOut(BaseModel):
     deleted_at: datetime | None
 
     @classmethod
-    def of(cls, r: Recording) -> RecordingOut:
+    def of(cls, r: Recording) -> "RecordingOut":
         return cls(
             id=r.id,
             call_id=r.call_id,
@@ -220,10 +222,10 @@ def make_router(service: RecordingsService, *, require_role: Callable[[str], Any
         user: Annotated[Any, Depends(any_user)],
         q: Annotated[str | None, Query(max_length=200, description="Words in the transcript")] = None,
         state: RecordingState | None = None,
-        call_id: Annotated[str | None, Query(max_length=64)] = None,
-        agent_id: Annotated[str | None, Query(max_length=64)] = None,
-        queue: Annotated[str | None, Query(max_length=64)] = None,
-        caller_number: Annotated[str | None, Query(max_length=80)] = None,
+        call_id: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
+        agent_id: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
+        queue: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
+        caller_number: Annotated[str | None, Query(max_length=80, pattern=PRINTABLE)] = None,
         started_from: datetime | None = None,
         started_to: datetime | None = None,
         legal_hold: bool | None = None,

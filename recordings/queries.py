@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, and_, func, select, text
+from sqlalchemy import ColumnElement, Integer, and_, column, func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recordings.model import AuditAction, AuditEntry, Recording, RecordingState, Speaker, TranscriptSegment
@@ -104,7 +104,7 @@ class RecordingQueries:
             conditions = self._conditions(flt, dialect)
             if conditions is None:
                 return Page([], 0)
-            where = and_(*conditions)
+            where = and_(true(), *conditions)
             total = (
                 await session.execute(select(func.count()).select_from(RecordingRow).where(where))
             ).scalar_one()
@@ -191,7 +191,7 @@ def _fts_condition(terms: list[str], dialect: str) -> ColumnElement[bool]:
         return SegmentRow.id.in_(
             text("SELECT rowid FROM recording_segments_fts WHERE recording_segments_fts MATCH :fts_query")
             .bindparams(fts_query=query)
-            .columns()
+            .columns(column("rowid", Integer))
         )
     # Any other database: a plain (slow, but correct) substring match.
     return and_(*(func.lower(SegmentRow.text).contains(t) for t in terms))

@@ -66,6 +66,7 @@ class RetentionSweeper:
         self.mapper = mapper
         self.clock = clock
         self.batch = batch
+        self.sweeps = 0  # completed sweeps (health checks, tests)
 
     async def sweep(self) -> SweepResult:
         """Delete everything that has expired now (and retry files left behind before); returns counts."""
@@ -129,6 +130,7 @@ class RetentionSweeper:
         while True:
             try:
                 result = await self.sweep()
+                self.sweeps += 1
                 if result.deleted or result.files_left:
                     log.info(
                         "retention sweep deleted=%d files_removed=%d files_left=%d",

@@ -259,7 +259,7 @@ class TranscriptionWorker:
             return
         except TimeoutError:
             await self._failed(
-                job, attempts, f"transcription took longer than {self.config.job_timeout:.0f} s"
+                job, attempts, f"transcription took longer than {self.config.job_timeout:g} s"
             )
             return
         except Exception as exc:

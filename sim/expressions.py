@@ -8,8 +8,11 @@ from collections.abc import Callable
 Resolver = Callable[[str], str | None]
 
 
-def split_args(data: str, sep: str = ",") -> list[str]:
-    """Split application arguments like ``ast_app_separate_args`` (quotes, brackets, backslashes kept)."""
+def split_args(data: str, sep: str = ",", limit: int | None = None) -> list[str]:
+    """Split application arguments like ``ast_app_separate_args`` (quotes, brackets, backslashes kept).
+
+    With ``limit``, the last argument keeps the rest of the text, commas included (AST_STANDARD_APP_ARGS).
+    """
     if data == "":
         return []
     args: list[str] = []
@@ -29,7 +32,7 @@ def split_args(data: str, sep: str = ",") -> list[str]:
             depth += 1
         elif not quoted and c in ")]}" and depth > 0:
             depth -= 1
-        if c == sep and depth == 0 and not quoted:
+        if c == sep and depth == 0 and not quoted and (limit is None or len(args) < limit - 1):
             args.append("".join(current))
             current = []
         else:
@@ -265,9 +268,10 @@ class _Parser:
         if token == "!":
             self.take()
             return "0" if is_true(self.unary()) else "1"
-        if token == "-" and self.pos + 1 < len(self.tokens):
+        if token in ("-", "+") and self.pos + 1 < len(self.tokens):
             self.take()
-            return _fmt(-(_number(self.unary()) or 0.0))
+            value = _number(self.unary()) or 0.0
+            return _fmt(-value if token == "-" else value)
         return self.primary()
 
     def primary(self) -> str:

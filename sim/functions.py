@@ -75,7 +75,7 @@ def read_function(pbx: Pbx, ch: Channel | None, name: str, args: str) -> str | N
         return pbx.astdb.get(args.strip())
     if name == "DB_EXISTS":
         return "1" if args.strip() in pbx.astdb else "0"
-    parts = split_args(args)
+    parts = split_args(args, limit=2) if name == "FILTER" else split_args(args)
     if name == "FILTER":
         return _filter(parts[0] if parts else "", parts[1] if len(parts) > 1 else "")
     if name == "LEN":

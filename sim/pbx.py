@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import enum
 import logging
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,14 +23,14 @@ from sim.dialplan import Dialplan
 from sim.events import EventBus, SimEvent
 from sim.expressions import substitute
 from sim.functions import builtin_variable, parse_call, read_function
-from sim.media import AudioSegment, SoundCatalog
+from sim.media import SoundCatalog
+from sim.media_plane import MediaPlane
 from sim.pjsip import PjsipRegistry
 from switchboard.clock import Clock
 
 log = logging.getLogger(__name__)
 
 ANSWER_MEDIA_WAIT = 0.5  # __ast_answer waits up to 500 ms for the first media frame
-MEDIA_START_DELAY = 0.02  # first RTP/MOH frame after a stream starts
 
 
 class AppResult(enum.Enum):
@@ -68,7 +68,7 @@ class AgiTarget:
     port: int
 
 
-class Pbx:
+class Pbx(MediaPlane):
     """Holds every live channel and applies the dialplan; all time comes from ``clock``."""
 
     def __init__(self, clock: Clock, dialplan: Dialplan, *, sounds: SoundCatalog | None = None,
@@ -349,6 +349,7 @@ class Pbx:
                 data = self.substitute(ch, step.data)
                 ch.application, ch.appdata = step.app, data
                 result = await run_app(self, ch, step.app, data)
+                await asyncio.sleep(0)  # a dialplan loop without waits must not starve everything else
                 if ch.pending_goto is not None and not ch.hangup_requested:
                     continue
                 if result is AppResult.HANGUP:
@@ -359,83 +360,6 @@ class Pbx:
             ch.has_pbx = False
             if not self._silent:
                 self.destroy(ch)
-
-    # ----- media and DTMF -----
-
-    def media_peers(self, ch: Channel) -> list[Channel]:
-        """Channels that hear what ``ch`` plays: its Local partner and its bridge peers."""
-        peers = []
-        if ch.partner is not None and not ch.partner.destroyed:
-            peers.append(ch.partner)
-        bridge = self.bridges.get(ch.bridge_id) if ch.bridge_id else None
-        if bridge is not None:
-            peers.extend(m for m in bridge.members if m is not ch)
-        return peers
-
-    def transmit(self, ch: Channel, pcm: bytes, voice: bool = True) -> AudioSegment:
-        """``ch`` plays ``pcm`` now: recorded as sent, heard by its peers."""
-        seg = AudioSegment(self.now(), pcm, voice)
-        ch.sent.append(seg)
-        for peer in self.media_peers(ch):
-            peer.heard.append(seg)
-            if peer.media_at is None or peer.media_at > seg.start:
-                peer.media_at = seg.start
-            peer.notify()
-        return seg
-
-    def start_media(self, ch: Channel) -> None:
-        """``ch`` starts a continuous stream (music on hold): its peers see media shortly after."""
-        for peer in self.media_peers(ch):
-            if peer.media_at is None:
-                peer.media_at = self.now() + MEDIA_START_DELAY
-            peer.notify()
-
-    def receive_dtmf(self, ch: Channel, digit: str) -> None:
-        """A DTMF digit arrives on ``ch``; it is kept only while an application listens."""
-        if ch.listening > 0 and not ch.destroyed:
-            ch.digits.append(digit)
-            ch.notify()
-
-    def send_dtmf(self, ch: Channel, digit: str) -> None:
-        """``ch`` sends a digit to whoever is on the other end."""
-        for peer in self.media_peers(ch):
-            self.receive_dtmf(peer, digit)
-
-    @contextlib.contextmanager
-    def listening(self, ch: Channel) -> Iterator[None]:
-        """While inside, DTMF arriving on ``ch`` is queued (digits sent earlier are gone, as in Asterisk)."""
-        if ch.listening == 0:
-            ch.digits.clear()
-        ch.listening += 1
-        try:
-            yield
-        finally:
-            ch.listening -= 1
-            if ch.listening == 0:
-                ch.digits.clear()
-
-    async def next_digit(self, ch: Channel, limit: float | None) -> str | None:
-        """The next digit (must be inside ``listening``): "" on timeout, None when interrupted."""
-        deadline = None if limit is None else self.now() + limit
-        while True:
-            if ch.digits:
-                return ch.digits.pop(0)
-            if ch.interrupted:
-                return None
-            remaining = None if deadline is None else deadline - self.now()
-            if remaining is not None and remaining <= 0:
-                return ""
-            await ch.signal.wait(self.clock, remaining)
-
-    async def pause(self, ch: Channel, seconds: float | None) -> bool:
-        """Wait ``seconds`` (None: until interrupted); False when interrupted by hang-up or redirect."""
-        deadline = None if seconds is None else self.now() + seconds
-        while not ch.interrupted:
-            remaining = None if deadline is None else deadline - self.now()
-            if remaining is not None and remaining <= 0:
-                return True
-            await ch.signal.wait(self.clock, remaining)
-        return False
 
     def new_bridge_id(self) -> str:
         """A bridge unique id (a UUID in Asterisk; opaque here)."""

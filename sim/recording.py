@@ -40,6 +40,9 @@ def stop_mixmonitors(pbx: Pbx, ch: Channel, *, emit_stop: bool) -> None:
     for job in jobs:
         if not isinstance(job, MixMonitorJob):
             continue
+        if job.bridged_only and not any(i[0] >= job.started_at or len(i) == 1 or i[1] > job.started_at
+                                        for i in ch.bridge_intervals):
+            continue  # "b" and never bridged: like app_mixmonitor, no file is created
         pcm = _render(ch, job, now)
         target = pbx.host_path(job.path)
         try:

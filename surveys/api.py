@@ -48,6 +48,28 @@ def _raw_query(request: Request) -> dict[str, bytes]:
     return {key: value.encode("latin-1") for key, value in pairs}
 
 
+async def _limited_body(request: Request) -> bytes:
+    """The request body, refused past MAX_QUERY_BYTES (a reply is never that long)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_QUERY_BYTES:
+        raise HTTPException(413, f"body over {MAX_QUERY_BYTES} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_QUERY_BYTES:
+            raise HTTPException(413, f"body over {MAX_QUERY_BYTES} bytes")
+    return body
+
+
+def _content_charset(content_type: str) -> str:
+    """``text/plain; charset="UTF-8"`` -> ``UTF-8``."""
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip('"')
+    return ""
+
+
 def decode_text(data: bytes, charset: str, coding: str) -> str:
     """Decode an SMS text as Kannel describes it (%C charset, %c coding: 0 7-bit, 1 8-bit, 2 UCS-2)."""
     name = charset.strip().upper()
@@ -90,9 +112,13 @@ def make_router(
             log.error("survey webhook refused: SWITCHBOARD_SURVEYS_WEBHOOK_SECRET is not set")
             raise HTTPException(503, "webhook secret not configured")
 
-    @router.get("/kannel/mo", response_class=PlainTextResponse, include_in_schema=False)
     async def kannel_reply(request: Request) -> Response:
-        """Kannel sms-service get-url: from=%p&to=%P&text=%a&id=%I&charset=%C&coding=%c."""
+        """Kannel sms-service reply webhook.
+
+        post-url (recommended, the text stays out of URLs and access logs): the body is the text, its
+        charset in Content-Type, X-Kannel-Coding the coding; ``?from=%p&id=%I`` in the URL.
+        get-url: ``?from=%p&to=%P&text=%a&id=%I&charset=%C&coding=%c``.
+        """
         check_source(request)
         if not basic_auth_secret_ok(request.headers.get("authorization"), secret):
             log.warning("survey webhook refused: wrong or missing secret path=%s", request.url.path)
@@ -100,24 +126,36 @@ def make_router(
                 401, "wrong or missing secret", headers={"WWW-Authenticate": 'Basic realm="sms"'}
             )
         params = _raw_query(request)
-        missing = [key for key in ("from", "text") if key not in params]
-        if missing:
-            raise HTTPException(400, f"missing field(s): {', '.join(missing)}")
-        sender = _text(params, "from", 64).strip()
-        if not sender:
-            raise HTTPException(400, "empty field: from")
-        text = decode_text(params["text"], _text(params, "charset", 32), _text(params, "coding", 4).strip())
+        headers = request.headers
+        if request.method == "POST":
+            body = await _limited_body(request)
+            charset = _content_charset(headers.get("content-type", "")) or headers.get("x-kannel-charset", "")
+            text = decode_text(body, charset[:32], headers.get("x-kannel-coding", "").strip()[:4])
+            sender = (_text(params, "from", 64) or headers.get("x-kannel-from", "")[:64]).strip()
+            receiver = _text(params, "to", 64) or headers.get("x-kannel-to", "")[:64]
+            if not sender:
+                raise HTTPException(400, "missing field(s): from")
+        else:
+            missing = [key for key in ("from", "text") if key not in params]
+            if missing:
+                raise HTTPException(400, f"missing field(s): {', '.join(missing)}")
+            sender = _text(params, "from", 64).strip()
+            if not sender:
+                raise HTTPException(400, "empty field: from")
+            text = decode_text(
+                params["text"], _text(params, "charset", 32), _text(params, "coding", 4).strip()
+            )
+            receiver = _text(params, "to", 64)
         sms = InboundSms(
             sender=sender,
             text=text,
             gateway="kannel",
-            receiver=_text(params, "to", 64),
+            receiver=receiver,
             message_id=_text(params, "id", 80).strip() or None,
         )
         outcome = await service.handle_reply(sms)
         return PlainTextResponse("", headers={"X-Survey-Reply": outcome.kind.value})
 
-    @router.get("/kannel/dlr", response_class=PlainTextResponse, include_in_schema=False)
     async def kannel_report(request: Request) -> Response:
         """Kannel dlr-url: survey, attempt and sig are ours; type=%d, fid=%F, answer=%A are Kannel's."""
         check_source(request)
@@ -146,6 +184,11 @@ def make_router(
         )
         await service.handle_delivery_report(report)
         return PlainTextResponse("")
+
+    # The webhooks are plain Starlette routes: Kannel calls them once per SMS and report, and they parse
+    # their own query (bytes, not text), so FastAPI's parameter handling would only add cost.
+    router.add_route("/surveys/kannel/mo", kannel_reply, methods=["GET", "POST"], include_in_schema=False)
+    router.add_route("/surveys/kannel/dlr", kannel_report, methods=["GET"], include_in_schema=False)
 
     def period(since: date | None, until: date | None) -> tuple[datetime, datetime]:
         zone = service.config.report_timezone

@@ -26,6 +26,7 @@ def build_gateway(settings: SurveysSettings, clock: Clock) -> SmsGateway:
             dlr_url=settings.kannel_dlr_url,
             webhook_secret=settings.webhook_secret.get_secret_value(),
             smsc_id=settings.kannel_smsc_id,
+            dlr_mask=settings.kannel_dlr_mask,
             timeout=settings.send_timeout,
             max_connections=max(settings.concurrency, 1),
         )

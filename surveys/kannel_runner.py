@@ -60,7 +60,8 @@ class SmppUpstream:
 class KannelConfig:
     """What the generated kannel.conf says."""
 
-    reply_url: str  # full get-url for replies, Kannel placeholders included
+    reply_url: str  # our reply webhook with Kannel's placeholders (see reply_url())
+    reply_post: bool = True  # post-url (text in the body) rather than get-url (text in the URL)
     username: str = "switchboard"
     password: str = "kannel-pw"
     upstream: SmppUpstream | None = None  # None: the fake SMSC
@@ -127,7 +128,7 @@ class KannelConfig:
             "keyword = default",
             "catch-all = true",
             "max-messages = 0",  # or Kannel texts our webhook's HTTP body back to the caller
-            f'get-url = "{self.reply_url}"',
+            f'{"post-url" if self.reply_post else "get-url"} = "{self.reply_url}"',
             "",
         ]
         return "\n".join(lines)
@@ -138,12 +139,14 @@ class KannelConfig:
         return f"http://127.0.0.1:{self.sendsms_port}/cgi-bin/sendsms"
 
 
-def reply_url(base: str, secret: str, user: str = "kannel") -> str:
-    """A get-url for our reply webhook: HTTP Basic secret, Kannel's placeholders as query fields."""
+def reply_url(base: str, secret: str, user: str = "kannel", *, post: bool = True) -> str:
+    """The sms-service URL for our reply webhook: the secret as HTTP Basic password, Kannel's placeholders.
+
+    For post-url the text travels in the body; for get-url it is a query field (and so in access logs).
+    """
     scheme, _, rest = base.partition("://")
-    return (
-        f"{scheme}://{user}:{quote(secret, safe='')}@{rest}?from=%p&to=%P&text=%a&id=%I&charset=%C&coding=%c"
-    )
+    fields = "from=%p&to=%P&id=%I" if post else "from=%p&to=%P&text=%a&id=%I&charset=%C&coding=%c"
+    return f"{scheme}://{user}:{quote(secret, safe='')}@{rest}?{fields}"
 
 
 class KannelProcess:

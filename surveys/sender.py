@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from surveys.config import SurveyConfig
 from surveys.gateways.base import GatewayRejected, GatewayUnavailable, GatewayUncertain, SmsGateway
-from surveys.model import DispatchStats, FailReason, OutboundSms, SkipReason, SurveyState
+from surveys.model import DispatchStats, FailReason, OutboundSms, SendReceipt, SkipReason, SurveyState
 from surveys.phone import mask
 from surveys.policy import hour_bucket, prefix_of, retry_delay
 from surveys.store import SurveyRecord, SurveyStore
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 _MIN_IDLE = 0.01  # never spin: even when something is due "now", yield this long between passes
 
 
+# Accepted sends are recorded in groups of this size (one transaction each) instead of one by one.
+_MARK_EVERY = 25
+
+
 @dataclass
 class _Tally:
     sent: int = 0
@@ -35,7 +40,8 @@ class _Tally:
     failed: int = 0
     uncertain: int = 0
     skipped: int = 0
-    released: list[str] = field(default_factory=list)
+    accepted: list[tuple[SurveyRecord, SendReceipt]] = field(default_factory=list)
+    marking: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class SurveySender:
@@ -74,12 +80,13 @@ class SurveySender:
         )
         if not claimed:
             return DispatchStats(recovered=recovered)
-        opted_out = await self._store.opted_out_among(r.number for r in claimed if r.number)
+        verdicts = await self._verdicts(claimed, now)
         tally = _Tally()
         limit = asyncio.Semaphore(self._config.concurrency)
         async with asyncio.TaskGroup() as group:
             for record in claimed:
-                group.create_task(self._send_guarded(record, record.number in opted_out, limit, tally))
+                group.create_task(self._send_guarded(record, verdicts[record.id], limit, tally))
+        await self._mark_accepted(tally)
         return DispatchStats(
             claimed=len(claimed),
             sent=tally.sent,
@@ -90,17 +97,61 @@ class SurveySender:
             recovered=recovered,
         )
 
+    async def _verdicts(self, claimed: list[SurveyRecord], now: datetime) -> dict[str, str]:
+        """Per claimed survey: "send", "opted-out" (STOP came after scheduling) or "capped" (pumping cap)."""
+        opted_out = await self._store.opted_out_among(r.number for r in claimed if r.number)
+        prefixes = {r.id: prefix_of(r.number or "", self._config.prefix_digits) for r in claimed}
+        wanted = Counter(prefixes[r.id] for r in claimed if r.number not in opted_out)
+        granted = (
+            await self._store.take_prefix_slots(
+                dict(wanted), hour_bucket(now), self._config.prefix_hourly_cap
+            )
+            if wanted
+            else {}
+        )
+        verdicts: dict[str, str] = {}
+        for record in claimed:
+            prefix = prefixes[record.id]
+            if record.number in opted_out:
+                verdicts[record.id] = "opted-out"
+            elif granted.get(prefix, 0) > 0:
+                granted[prefix] -= 1
+                verdicts[record.id] = "send"
+            else:
+                verdicts[record.id] = "capped"
+        return verdicts
+
+    async def _mark_accepted(self, tally: _Tally) -> None:
+        async with tally.marking:
+            accepted, tally.accepted = tally.accepted, []
+            if not accepted:
+                return
+            await self._store.mark_sent(
+                [(record.id, receipt.gateway, receipt.message_id) for record, receipt in accepted],
+                self._clock.now(),
+            )
+        tally.sent += len(accepted)
+        for record, receipt in accepted:
+            log.info(
+                "survey sent call_id=%s survey_id=%s to=%s gateway=%s attempt=%d",
+                record.call_id,
+                record.id,
+                mask(record.number),
+                receipt.gateway,
+                record.attempts,
+            )
+
     async def _send_guarded(
-        self, record: SurveyRecord, opted_out: bool, limit: asyncio.Semaphore, tally: _Tally
+        self, record: SurveyRecord, verdict: str, limit: asyncio.Semaphore, tally: _Tally
     ) -> None:
         async with limit:
             try:
-                await self._send_one(record, opted_out, tally)
+                await self._send_one(record, verdict, tally)
             except Exception:
                 # The row stays "sending"; its lease runs out and it becomes uncertain: never resent.
                 log.exception("survey send step failed call_id=%s survey_id=%s", record.call_id, record.id)
 
-    async def _send_one(self, record: SurveyRecord, opted_out: bool, tally: _Tally) -> None:
+    async def _send_one(self, record: SurveyRecord, verdict: str, tally: _Tally) -> None:
         now = self._clock.now()
         store = self._store
         if self._paused_until is not None:
@@ -114,7 +165,7 @@ class SurveySender:
                 lease_until=None,
             )
             return
-        if opted_out:
+        if verdict == "opted-out":
             if await store.transition(
                 record.id,
                 [SurveyState.SENDING],
@@ -125,13 +176,12 @@ class SurveySender:
                 tally.skipped += 1
             return
         assert record.number is not None and record.body is not None
-        prefix = prefix_of(record.number, self._config.prefix_digits)
-        if not await store.take_prefix_slot(prefix, hour_bucket(now), self._config.prefix_hourly_cap):
+        if verdict == "capped":
             log.warning(
                 "survey skipped: prefix hourly cap reached call_id=%s survey_id=%s prefix=%s cap=%d",
                 record.call_id,
                 record.id,
-                prefix,
+                prefix_of(record.number, self._config.prefix_digits),
                 self._config.prefix_hourly_cap,
             )
             if await store.transition(
@@ -194,27 +244,9 @@ class SurveySender:
             ):
                 tally.uncertain += 1
         else:
-            changed = await store.transition_with_message_id(
-                record.id,
-                [SurveyState.SENDING],
-                SurveyState.SENT,
-                gateway=receipt.gateway,
-                message_id=receipt.message_id,
-                sent_at=self._clock.now(),
-                lease_owner=None,
-                lease_until=None,
-                last_error=None,
-            )
-            tally.sent += 1
-            log.info(
-                "survey sent call_id=%s survey_id=%s to=%s gateway=%s attempt=%d%s",
-                record.call_id,
-                record.id,
-                mask(record.number),
-                receipt.gateway,
-                record.attempts,
-                "" if changed else " (a delivery report got there first)",
-            )
+            tally.accepted.append((record, receipt))
+            if len(tally.accepted) >= _MARK_EVERY:
+                await self._mark_accepted(tally)
 
     async def _retry_or_fail(self, record: SurveyRecord, error: str, tally: _Tally) -> None:
         now = self._clock.now()

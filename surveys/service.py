@@ -315,92 +315,70 @@ class SurveyService:
         )
 
     async def handle_delivery_report(self, report: DeliveryReport) -> bool:
-        """Apply a delivery report; True if it changed the survey. Reports never move a survey backwards."""
-        record = None
-        if report.survey_id:
-            record = await self.store.get(report.survey_id)
-        elif report.message_id:
-            record = await self.store.find_by_message_id(report.gateway, report.message_id)
-        if record is None:
-            log.warning(
-                "delivery report for no known survey gateway=%s survey_id=%s message_id=%s status=%s",
-                report.gateway,
-                report.survey_id,
-                report.message_id,
-                report.status.value,
-            )
-            return False
+        """Apply a delivery report; True if it changed the survey. Reports never move a survey backwards.
+
+        One conditional update: accepted moves sending/uncertain on to sent, delivered moves any live
+        survey to delivered, a failure report fails a survey that has no proof of delivery yet; a
+        survey that failed only for want of evidence ("outcome-unknown") is revived by good news.
+        """
         now = self.clock.now()
-        store = self.store
-        live = [SurveyState.SENDING, SurveyState.UNCERTAIN, SurveyState.SENT]
         unknown = FailReason.OUTCOME_UNKNOWN.value
-        changed = False
+        lease = {"lease_owner": None, "lease_until": None}
         if report.status is DeliveryStatus.ACCEPTED:
-            for states, only in (
-                ([SurveyState.SENDING, SurveyState.UNCERTAIN], None),
-                ([SurveyState.FAILED], unknown),
-            ):
-                changed = changed or await store.transition_with_message_id(
-                    record.id,
-                    states,
-                    SurveyState.SENT,
-                    gateway=report.gateway,
-                    message_id=report.message_id or record.gateway_message_id,
-                    only_reason=only,
-                    sent_at=now,
-                    reason=None,
-                    finished_at=None,
-                    lease_owner=None,
-                    lease_until=None,
-                )
+            target, sources, revive = SurveyState.SENT, [SurveyState.SENDING, SurveyState.UNCERTAIN], unknown
+            values: dict[str, object] = {"sent_at": now, "reason": None, "finished_at": None, **lease}
         elif report.status is DeliveryStatus.DELIVERED:
-            for states, only in ((live, None), ([SurveyState.FAILED], unknown)):
-                changed = changed or await store.transition(
-                    record.id,
-                    states,
-                    SurveyState.DELIVERED,
-                    only_reason=only,
-                    delivered_at=now,
-                    reason=None,
-                    sent_at=record.sent_at or now,
-                    finished_at=None,
-                    lease_owner=None,
-                    lease_until=None,
-                )
+            target, sources, revive = SurveyState.DELIVERED, list(_LIVE), unknown
+            values = {
+                "delivered_at": now,
+                "reason": None,
+                "finished_at": None,
+                **lease,
+            }
         else:
             reason = (
                 FailReason.UNDELIVERABLE
                 if report.status is DeliveryStatus.UNDELIVERABLE
                 else FailReason.REJECTED
             )
-            changed = await store.transition(
-                record.id,
-                live,
-                SurveyState.FAILED,
-                reason=reason.value,
-                last_error=report.detail[:200] or None,
-                finished_at=now,
-                lease_owner=None,
-                lease_until=None,
+            target, sources, revive = SurveyState.FAILED, list(_LIVE), None
+            values = {
+                "reason": reason.value,
+                "last_error": report.detail[:200] or None,
+                "finished_at": now,
+                **lease,
+            }
+        applied = await self.store.apply_report(
+            survey_id=report.survey_id,
+            gateway=report.gateway,
+            message_id=report.message_id,
+            to_state=target,
+            from_states=sources,
+            also_failed_reason=revive,
+            values=values,
+            sent_at_if_missing=now,
+        )
+        if applied is None:
+            log.debug(
+                "survey delivery report changed nothing gateway=%s survey_id=%s message_id=%s status=%s",
+                report.gateway,
+                report.survey_id,
+                report.message_id,
+                report.status.value,
             )
-            if changed:
-                await store.release_contact(record.number, record.id)
-        if (
-            report.message_id
-            and not record.gateway_message_id
-            and report.status is not DeliveryStatus.REJECTED
-        ):
-            # Kannel learns the SMSC's id only after sendsms answered; keep it for later receipts and audits.
-            await store.note_message_id(record.id, report.gateway, report.message_id)
+            return False
+        survey_id, call_id, number = applied
+        if target is SurveyState.FAILED:
+            await self.store.release_contact(number, survey_id)
         log.info(
-            "survey delivery report call_id=%s survey_id=%s status=%s applied=%s detail=%s",
-            record.call_id,
-            record.id,
+            "survey delivery report call_id=%s survey_id=%s status=%s state=%s detail=%s",
+            call_id,
+            survey_id,
             report.status.value,
-            changed,
+            target.value,
             report.detail[:60],
         )
-        return changed
+        return True
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -425,6 +403,10 @@ class SurveyService:
     async def unmatched(self, limit: int = 100) -> list[ReplyRecord]:
         """The newest replies that answer no survey."""
         return await self.store.unmatched(limit)
+
+
+# States in which a survey may still be moved by a delivery report (forward only).
+_LIVE = (SurveyState.SENDING, SurveyState.UNCERTAIN, SurveyState.SENT)
 
 
 def _decision(record: SurveyRecord) -> SurveyDecision:

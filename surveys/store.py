@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, bindparam, case, delete, func, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -283,6 +283,55 @@ class SurveyStore:
             )
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
+    async def apply_report(
+        self,
+        *,
+        survey_id: str | None,
+        gateway: str,
+        message_id: str | None,
+        to_state: SurveyState,
+        from_states: Sequence[SurveyState],
+        also_failed_reason: str | None,
+        values: dict[str, Any],
+        sent_at_if_missing: datetime | None = None,
+    ) -> tuple[str, str, str | None] | None:
+        """One conditional update for a delivery report: (survey_id, call_id, number) if it applied.
+
+        The survey is found by our id or by the gateway's message id; the gateway's id is recorded
+        when the survey has none yet.
+        """
+        allowed = SurveyRow.state.in_([s.value for s in from_states])
+        if also_failed_reason is not None:
+            allowed = allowed | (
+                (SurveyRow.state == SurveyState.FAILED) & (SurveyRow.reason == also_failed_reason)
+            )
+        if survey_id:
+            target = SurveyRow.id == survey_id
+        elif message_id:
+            target = (SurveyRow.gateway == gateway) & (SurveyRow.gateway_message_id == message_id)
+        else:
+            return None
+        full = {"state": to_state, **values}
+        if sent_at_if_missing is not None and "sent_at" not in full:
+            full["sent_at"] = func.coalesce(SurveyRow.sent_at, sent_at_if_missing)
+        if message_id and survey_id:
+            full["gateway_message_id"] = func.coalesce(SurveyRow.gateway_message_id, message_id)
+        stmt = (
+            update(SurveyRow)
+            .where(target, allowed)
+            .values(**full)
+            .returning(SurveyRow.id, SurveyRow.call_id, SurveyRow.number)
+            .execution_options(synchronize_session=False)
+        )
+        try:
+            async with self._sessions() as session, session.begin():
+                row = (await session.execute(stmt)).first()
+        except IntegrityError:
+            full.pop("gateway_message_id", None)
+            async with self._sessions() as session, session.begin():
+                row = (await session.execute(stmt.values(**full))).first()
+        return (row[0], row[1], row[2]) if row else None
+
     async def note_message_id(self, survey_id: str, gateway: str, message_id: str) -> bool:
         """Record the gateway's id for a survey that has none yet (it came with a delivery report)."""
         try:
@@ -299,19 +348,85 @@ class SurveyStore:
             )
             return False
 
-    async def take_prefix_slot(self, prefix: str, hour: datetime, cap: int) -> bool:
-        """Count one more send for ``prefix`` this hour, unless ``cap`` is reached (then False)."""
+    async def take_prefix_slots(self, wanted: dict[str, int], hour: datetime, cap: int) -> dict[str, int]:
+        """Count sends per prefix for this hour without passing ``cap``; how many each prefix may send.
+
+        One transaction for a whole batch: each prefix takes all it wants in one conditional update,
+        and only a prefix at its cap is handed out one slot at a time.
+        """
+        granted: dict[str, int] = {}
         async with self._sessions() as session, session.begin():
-            insert = _insert_for(session)(PrefixCountRow).values(prefix=prefix, hour=hour, count=0)
-            await session.execute(insert.on_conflict_do_nothing(index_elements=["prefix", "hour"]))
-            result = await session.execute(
-                update(PrefixCountRow)
-                .where(
-                    PrefixCountRow.prefix == prefix, PrefixCountRow.hour == hour, PrefixCountRow.count < cap
-                )
-                .values(count=PrefixCountRow.count + 1)
+            insert = _insert_for(session)(PrefixCountRow)
+            await session.execute(
+                insert.on_conflict_do_nothing(index_elements=["prefix", "hour"]),
+                [{"prefix": prefix, "hour": hour, "count": 0} for prefix in wanted],
             )
-            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+            for prefix, count in wanted.items():
+                where = (PrefixCountRow.prefix == prefix, PrefixCountRow.hour == hour)
+                result = await session.execute(
+                    update(PrefixCountRow)
+                    .where(*where, PrefixCountRow.count + count <= cap)
+                    .values(count=PrefixCountRow.count + count)
+                )
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    granted[prefix] = count
+                    continue
+                granted[prefix] = 0
+                for _ in range(count):
+                    one = await session.execute(
+                        update(PrefixCountRow)
+                        .where(*where, PrefixCountRow.count < cap)
+                        .values(count=PrefixCountRow.count + 1)
+                    )
+                    if one.rowcount != 1:  # type: ignore[attr-defined]
+                        break
+                    granted[prefix] += 1
+        return granted
+
+    async def mark_sent(self, accepted: list[tuple[str, str, str | None]], now: datetime) -> int:
+        """Move many surveys from sending to sent in one transaction: (survey_id, gateway, message_id).
+
+        A survey a delivery report already moved on is left alone. How many rows changed is returned.
+        """
+        if not accepted:
+            return 0
+        rows = [
+            {"sid": sid, "gw": gateway, "mid": message_id, "now": now}
+            for sid, gateway, message_id in accepted
+        ]
+        stmt = (
+            update(SurveyRow)
+            .where(SurveyRow.id == bindparam("sid"), SurveyRow.state == SurveyState.SENDING)
+            .values(
+                state=SurveyState.SENT,
+                gateway=bindparam("gw"),
+                gateway_message_id=bindparam("mid"),
+                sent_at=bindparam("now"),
+                lease_owner=None,
+                lease_until=None,
+                last_error=None,
+            )
+        )
+        try:
+            async with self._sessions() as session, session.begin():
+                connection = await session.connection()
+                result = await connection.execute(stmt, rows)
+                return int(result.rowcount)
+        except IntegrityError:
+            changed = 0
+            for sid, gateway, message_id in accepted:  # one reused message id spoils the batch: go one by one
+                changed += await self.transition_with_message_id(
+                    sid,
+                    [SurveyState.SENDING],
+                    SurveyState.SENT,
+                    gateway=gateway,
+                    message_id=message_id,
+                    sent_at=now,
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=None,
+                )
+            return changed
 
     async def stale_leases(self, now: datetime) -> list[SurveyRecord]:
         """Surveys left in sending by a process that stopped (lease expired)."""
@@ -360,14 +475,15 @@ class SurveyStore:
 
     async def reply_seen(self, gateway: str, message_id: str) -> str | None:
         """The id of an already stored reply with this gateway message id (a redelivery)."""
+        matched = select(ReplyRow.id).where(
+            ReplyRow.gateway == gateway, ReplyRow.gateway_message_id == message_id
+        )
+        unmatched = select(UnmatchedReplyRow.id).where(
+            UnmatchedReplyRow.gateway == gateway, UnmatchedReplyRow.gateway_message_id == message_id
+        )
         async with self._sessions() as session:
-            for table in (ReplyRow, UnmatchedReplyRow):
-                found = await session.scalar(
-                    select(table.id).where(table.gateway == gateway, table.gateway_message_id == message_id)
-                )
-                if found:
-                    return str(found)
-        return None
+            found = await session.scalar(union_all(matched, unmatched).limit(1))
+            return str(found) if found else None
 
     async def reply_target(
         self, number: str, since: datetime, states: Sequence[SurveyState], extra_failed_reason: str
@@ -404,23 +520,22 @@ class SurveyStore:
 
         Returns False when the gateway message id was stored already (a redelivery).
         """
+        promotable = SurveyRow.state.in_([s.value for s in promote_from])
+        values: dict[str, Any] = {
+            "state": case((promotable, SurveyState.DELIVERED.value), else_=SurveyRow.state),
+            "delivered_at": case((promotable, reply.received_at), else_=SurveyRow.delivered_at),
+            "reason": case((promotable, None), else_=SurveyRow.reason),
+        }
+        if reply.rating is not None:
+            values.update(rating=reply.rating, rated_at=rating_at)
         try:
             async with self._sessions() as session, session.begin():
                 session.add(reply)
                 await session.flush()
-                if reply.rating is not None:
-                    await session.execute(
-                        update(SurveyRow)
-                        .where(SurveyRow.id == reply.survey_id)
-                        .values(rating=reply.rating, rated_at=rating_at)
-                        .execution_options(synchronize_session=False)
-                    )
                 await session.execute(
                     update(SurveyRow)
-                    .where(
-                        SurveyRow.id == reply.survey_id, SurveyRow.state.in_([s.value for s in promote_from])
-                    )
-                    .values(state=SurveyState.DELIVERED, delivered_at=reply.received_at, reason=None)
+                    .where(SurveyRow.id == reply.survey_id)
+                    .values(**values)
                     .execution_options(synchronize_session=False)
                 )
             return True

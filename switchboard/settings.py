@@ -245,6 +245,9 @@ class SurveysSettings(_Section):
         "http://127.0.0.1:8000/surveys/kannel/dlr",
         description="Our DLR webhook as Kannel reaches it (empty: no reports)",
     )
+    kannel_dlr_mask: int = Field(
+        19, ge=0, le=31, description="Kannel dlr-mask: 1 delivered, 2 undeliverable, 8 SMSC ack, 16 rejected"
+    )
     smpp_host: str = Field("127.0.0.1", description="SMSC host for the smpp gateway")
     smpp_port: int = Field(2775, ge=1, le=65535, description="SMSC port")
     smpp_system_id: str = Field("switchboard", max_length=15, description="SMPP system_id (bind user)")

@@ -23,8 +23,9 @@ from surveys.webhook_auth import dlr_signature
 
 log = logging.getLogger(__name__)
 
-# 1 delivered, 2 undeliverable, 4 queued on SMSC, 8 SMSC accepted, 16 SMSC rejected.
-DLR_MASK_ALL = 31
+# Kannel report types: 1 delivered, 2 undeliverable, 4 queued on SMSC, 8 SMSC accepted, 16 SMSC rejected.
+# The default asks for final outcomes only: every report is an HTTP call into this process.
+DLR_MASK_FINAL = 1 | 2 | 16
 # Statuses that mean "try again later": auth (a configuration fix should recover the surveys),
 # throttling and every server-side error.
 _RETRYABLE_4XX = {401, 403, 408, 429}
@@ -44,6 +45,7 @@ class KannelGateway:
         dlr_url: str,
         webhook_secret: str,
         smsc_id: str = "",
+        dlr_mask: int = DLR_MASK_FINAL,
         timeout: float = 10.0,
         max_connections: int = 50,
     ) -> None:
@@ -53,6 +55,7 @@ class KannelGateway:
         self._dlr_url = dlr_url
         self._secret = webhook_secret
         self._smsc_id = smsc_id
+        self._dlr_mask = dlr_mask
         self._timeout = timeout
         self._max_connections = max_connections
         self._client: httpx.AsyncClient | None = None
@@ -84,10 +87,10 @@ class KannelGateway:
         }
         if self._smsc_id:
             params["smsc"] = self._smsc_id
-        if self._dlr_url:
+        if self._dlr_url and self._dlr_mask:
             joiner = "&" if "?" in self._dlr_url else "?"
             signature = dlr_signature(self._secret, sms.survey_id, sms.attempt)
-            params["dlr-mask"] = str(DLR_MASK_ALL)
+            params["dlr-mask"] = str(self._dlr_mask)
             # %d, %F, %A are Kannel's placeholders: report type, SMSC message id, SMSC answer.
             params["dlr-url"] = (
                 f"{self._dlr_url}{joiner}survey={sms.survey_id}&attempt={sms.attempt}&sig={signature}"

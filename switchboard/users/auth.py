@@ -192,8 +192,8 @@ class Authenticator:
     async def create_token(self, user_id: str, name: str, days: int | None = None) -> NewToken:
         """A new API token for the user; the secret in the result is shown once and never stored."""
         name = " ".join(name.split())
-        if not name or len(name) > TOKEN_NAME_MAX:
-            raise InvalidUserInput(f"token name must be 1-{TOKEN_NAME_MAX} characters")
+        if not name or len(name) > TOKEN_NAME_MAX or not name.isprintable():
+            raise InvalidUserInput(f"token name must be 1-{TOKEN_NAME_MAX} printable characters")
         days = self.policy.token_default_days if days is None else days
         if not 1 <= days <= self.policy.token_max_days:
             raise InvalidUserInput(f"token lifetime must be 1-{self.policy.token_max_days} days")

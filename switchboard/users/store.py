@@ -156,17 +156,7 @@ class UserStore:
     ) -> User | None:
         """Change the given fields; None when no such user. Refuses to leave no enabled admin."""
         async with self._sessions.begin() as session:
-            # Lock the enabled admins (PostgreSQL; SQLite serializes writers anyway) so two concurrent
-            # demotions cannot each see the other admin and leave none.
-            admins = set(
-                (
-                    await session.execute(
-                        select(UserRow.id)
-                        .where(UserRow.role == Role.ADMIN.value, UserRow.disabled.is_(False))
-                        .with_for_update()
-                    )
-                ).scalars()
-            )
+            was_admin = await self._lock_admins(session, user_id)
             row = await session.get(UserRow, user_id)
             if row is None:
                 return None
@@ -178,10 +168,10 @@ class UserStore:
                 row.disabled = disabled
             if password_hash is not UNSET:
                 row.password_hash = password_hash
-            still_admin = row.role == Role.ADMIN.value and not row.disabled
-            if user_id in admins and not still_admin and len(admins) == 1:
-                raise LastAdminError("this is the only enabled admin; make another admin first")
             row.updated_at = now
+            await session.flush()
+            if was_admin:
+                await self._check_an_admin_remains(session)
             return _user(row)
 
     async def set_password_hash(self, user_id: str, password_hash: str, now: datetime) -> None:
@@ -195,22 +185,43 @@ class UserStore:
     async def delete_user(self, user_id: str) -> bool:
         """Delete a user with their sessions and tokens; refuses to delete the last enabled admin."""
         async with self._sessions.begin() as session:
-            admins = set(
-                (
-                    await session.execute(
-                        select(UserRow.id)
-                        .where(UserRow.role == Role.ADMIN.value, UserRow.disabled.is_(False))
-                        .with_for_update()
-                    )
-                ).scalars()
-            )
-            if admins == {user_id}:
-                raise LastAdminError("this is the only enabled admin; make another admin first")
+            was_admin = await self._lock_admins(session, user_id)
             # Explicit deletes: SQLite enforces ON DELETE CASCADE only with its pragma on.
             await session.execute(delete(UserSessionRow).where(UserSessionRow.user_id == user_id))
             await session.execute(delete(ApiTokenRow).where(ApiTokenRow.user_id == user_id))
             result = await session.execute(delete(UserRow).where(UserRow.id == user_id))
+            if was_admin:
+                await self._check_an_admin_remains(session)
             return bool(result.rowcount)
+
+    @staticmethod
+    async def _lock_admins(session: AsyncSession, user_id: str) -> bool:
+        """Lock the enabled admins' rows; True when ``user_id`` is one of them.
+
+        PostgreSQL: a concurrent change of another admin waits here, then sees this one's result.
+        SQLite ignores FOR UPDATE, but its writers are serialized, and the check after the write
+        (``_check_an_admin_remains``) runs inside the write transaction.
+        """
+        admins = (
+            await session.execute(
+                select(UserRow.id)
+                .where(UserRow.role == Role.ADMIN.value, UserRow.disabled.is_(False))
+                .with_for_update()
+            )
+        ).scalars()
+        return user_id in set(admins)
+
+    @staticmethod
+    async def _check_an_admin_remains(session: AsyncSession) -> None:
+        remaining = (
+            await session.execute(
+                select(func.count())
+                .select_from(UserRow)
+                .where(UserRow.role == Role.ADMIN.value, UserRow.disabled.is_(False))
+            )
+        ).scalar_one()
+        if not remaining:
+            raise LastAdminError("this is the only enabled admin; make another admin first")
 
     # --- sessions ----------------------------------------------------------------------------------
 

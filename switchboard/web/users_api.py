@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -104,9 +104,23 @@ class NewTokenOut(TokenOut):
         return cls(**TokenOut.of(new.token).model_dump(), token=new.secret)
 
 
+class ErrorOut(BaseModel):
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "A rule was broken (the detail says which)"},
+    401: {"model": ErrorOut, "description": "No valid session or token"},
+    403: {"model": ErrorOut, "description": "The role does not allow this, or the CSRF token is missing"},
+    404: {"model": ErrorOut, "description": "No such user or token"},
+    409: {"model": ErrorOut, "description": "The name is taken, or no enabled admin would remain"},
+    413: {"model": ErrorOut, "description": "The body is too large"},
+}
+
+
 def make_users_api(context: WebContext) -> APIRouter:
     """``/api/me...`` (agent and up) and ``/api/users...`` (admin)."""
-    router = APIRouter(prefix="/api", tags=["users"])
+    router = APIRouter(prefix="/api", tags=["users"], responses=ERRORS)
     auth = context.authenticator
     accounts = context.accounts
 
@@ -151,7 +165,7 @@ def make_users_api(context: WebContext) -> APIRouter:
 
     @router.post("/users", status_code=201)
     async def create_user(body: UserCreate, admin: AdminUser) -> UserOut:
-        """Add a user (409 when the name is taken, 422 when a rule is broken)."""
+        """Add a user (409 when the name is taken, 400 when a rule is broken)."""
         return UserOut.of(await accounts.add(body.username, body.password, body.role, body.agent_id))
 
     @router.get("/users/{user_id}")

@@ -97,7 +97,7 @@ def make_users_pages(context: WebContext) -> APIRouter:
         try:
             role = Role(role_text)
         except ValueError:
-            return await list_page(request, error="Choose a role.", form=echo, status=422)
+            return await list_page(request, error="Choose a role.", form=echo, status=400)
         try:
             await accounts.add(
                 username, form_text(form, "password", PASSWORD_MAX + 1), role, agent_id or None
@@ -130,7 +130,7 @@ def make_users_pages(context: WebContext) -> APIRouter:
                 disabled=form_text(form, "disabled", 5) == "1",
             )
         except ValueError:
-            return await user_page(request, user, error="Choose a role.", status=422)
+            return await user_page(request, user, error="Choose a role.", status=400)
         try:
             await accounts.change(user_id, changes, actor_id=admin.id)
         except UserError as exc:
@@ -161,7 +161,7 @@ def make_users_pages(context: WebContext) -> APIRouter:
         except UserNotFound:
             return await not_found(request)
         if form_text(form, "confirm", 5) != "yes":
-            return await user_page(request, user, error="Tick the box to confirm the deletion.", status=422)
+            return await user_page(request, user, error="Tick the box to confirm the deletion.", status=400)
         try:
             await accounts.delete(user_id, actor_id=admin.id)
         except UserError as exc:
@@ -191,4 +191,4 @@ def _sentence(exc: Exception) -> str:
 def _status(exc: UserError) -> int:
     from switchboard.users.model import LastAdminError, UsernameTaken
 
-    return 409 if isinstance(exc, UsernameTaken | LastAdminError) else 422
+    return 409 if isinstance(exc, UsernameTaken | LastAdminError) else 400

@@ -68,11 +68,11 @@ class AmiMessage:
     def name(self) -> str:
         return self.pairs[0][1] if self.pairs else ""
 
-    def get(self, key: str) -> str | None:
+    def get(self, key: str, default: str | None = None) -> str | None:
         for k, v in self.pairs:
             if k == key:
                 return v
-        return None
+        return default
 
 
 def parse_ami_stream(data: bytes,

@@ -67,14 +67,18 @@ async def finished_recording(
 
 
 async def with_transcript(
-    store: RecordingStore, clock: ManualClock, rec_id: str, segments: Sequence[TranscriptSegment]
+    store: RecordingStore,
+    clock: ManualClock,
+    rec_id: str,
+    segments: Sequence[TranscriptSegment],
+    duration_s: float = 1.0,
 ) -> None:
     """Store a transcript the way a worker does: claim the job under a lease, then complete it."""
     await clock.advance(10)
     jobs = await store.claim("test-owner", clock.now(), 10_000, 600)
     assert rec_id in {j.recording_id for j in jobs}
     assert await store.complete(
-        rec_id, "test-owner", segments, engine="test", size_bytes=44, duration_s=1.0, now=clock.now()
+        rec_id, "test-owner", segments, engine="test", size_bytes=44, duration_s=duration_s, now=clock.now()
     )
     await store.release_leases("test-owner", clock.now() - timedelta(seconds=1))
 

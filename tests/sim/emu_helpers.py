@@ -167,3 +167,13 @@ class RawAgiServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+
+
+async def drive_until(clock: ManualClock, predicate: Callable[[], Any], limit: float = 60.0,
+                      step: float = 0.02) -> None:
+    """Advance the emulator clock until ``predicate()`` holds (at most ``limit`` clock seconds)."""
+    start = clock.monotonic()
+    while not predicate():
+        if clock.monotonic() - start > limit:
+            raise AssertionError(f"not reached within {limit} emulator seconds")
+        await drive(clock, clock.monotonic() + step)

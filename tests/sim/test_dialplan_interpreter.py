@@ -37,7 +37,8 @@ def _varsets(recorder, name: str) -> list[str]:
 async def test_channel_runs_priorities_with_substitution_and_loops(make_emulator, clock) -> None:
     emulator = await make_emulator(PLAN)
     recorder = emulator.record_events()
-    channel = await emulator.place_call(ScriptedCaller(number="+1555", name="A1B2"), context="start", exten="100")
+    caller = ScriptedCaller(number="+1555", name="A1B2")
+    channel = await emulator.place_call(caller, context="start", exten="100")
     await drive(clock, 1.0)
     assert _varsets(recorder, "SB_SEEN") == ["100/+1555/Acme"]
     uid = _varsets(recorder, "SB_UID")[0]
@@ -50,7 +51,8 @@ async def test_channel_runs_priorities_with_substitution_and_loops(make_emulator
     assert (hangup.get("Cause"), hangup.get("Cause-txt"), hangup.get("Priority")) == ("17", "User busy", "10")
 
 
-async def test_gotoif_jumps_to_another_context_and_unknown_application_ends_the_call(make_emulator, clock) -> None:
+async def test_gotoif_jumps_to_another_context_and_unknown_application_ends_the_call(make_emulator,
+                                                                                    clock) -> None:
     emulator = await make_emulator(PLAN)
     recorder = emulator.record_events()
     channel = await emulator.place_call(ScriptedCaller(number="+1555"), context="start", exten="200")

@@ -119,7 +119,8 @@ def test_expressions_evaluate_like_asterisk(expr: str, result: str) -> None:
     assert evaluate(expr) == result
 
 
-@pytest.mark.parametrize(("value", "truth"), [("", False), ("0", False), ("1", True), ("no", True), (" 0 ", False)])
+@pytest.mark.parametrize(("value", "truth"),
+                         [("", False), ("0", False), ("1", True), ("no", True), (" 0 ", False)])
 def test_conditions_follow_pbx_checkcondition(value: str, truth: bool) -> None:
     assert is_true(value) is truth
 

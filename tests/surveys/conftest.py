@@ -248,11 +248,15 @@ async def kannel_stack(
     """Start (on demand) webhook server + Kannel + service; everything is stopped by PID/handle at the end."""
     started: list[KannelStack] = []
 
-    async def start(upstream: SmppUpstream | None = None, **overrides: Any) -> KannelStack:
+    async def start(
+        upstream: SmppUpstream | None = None, reply_post: bool = True, **overrides: Any
+    ) -> KannelStack:
         need_kannel()
         web_port = free_port()
         config = KannelConfig(
-            reply_url=reply_url(f"http://127.0.0.1:{web_port}/surveys/kannel/mo", SECRET), upstream=upstream
+            reply_url=reply_url(f"http://127.0.0.1:{web_port}/surveys/kannel/mo", SECRET, post=reply_post),
+            reply_post=reply_post,
+            upstream=upstream,
         )
         survey_settings = settings(
             gateway="kannel",

@@ -219,3 +219,36 @@ async def test_results_routes_use_the_injected_role_check(api, kit):
         assert (await http.get("/surveys/unmatched")).status_code == 403
         # The gateway webhook is authenticated by its own secret, not by a user role.
         assert (await http.get(mo(), headers=basic(kit.SECRET))).status_code == 200
+
+
+async def test_reply_webhook_accepts_kannel_post_url_bodies(api, kit):
+    service, client = api
+    path = "/surveys/kannel/mo?from=%2B12125550123&to=Switchboard&id="
+    async with client() as http:
+        utf16 = await http.post(
+            path + "p1",
+            content="4 très bien \U0001f600 최고".encode("utf-16-be"),
+            headers={
+                **basic(kit.SECRET),
+                "Content-Type": 'text/plain; charset="UTF-16BE"',
+                "X-Kannel-Coding": "2",
+            },
+        )
+        octets = await http.post(
+            path + "p2",
+            content="5 ça va".encode(),
+            headers={**basic(kit.SECRET), "Content-Type": "application/octet-stream", "X-Kannel-Coding": "1"},
+        )
+        from_header = await http.post(
+            "/surveys/kannel/mo?id=p3",
+            content=b"3",
+            headers={**basic(kit.SECRET), "X-Kannel-From": "+12125550123", "Content-Type": "text/plain"},
+        )
+        no_sender = await http.post("/surveys/kannel/mo", content=b"5", headers=basic(kit.SECRET))
+        no_secret = await http.post(path + "p4", content=b"1")
+        huge = await http.post(path + "p5", content=b"x" * 40_000, headers=basic(kit.SECRET))
+    assert (utf16.status_code, octets.status_code, from_header.status_code) == (200, 200, 200)
+    assert (no_sender.status_code, no_secret.status_code, huge.status_code) == (400, 401, 413)
+    replies = (await service.survey_for_call("call-1")).replies
+    assert [r.text for r in replies] == ["4 très bien \U0001f600 최고", "5 ça va", "3"]
+    assert (await service.survey_for_call("call-1")).survey.rating == 3

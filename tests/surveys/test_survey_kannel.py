@@ -20,8 +20,11 @@ async def state_of(service, call_id: str) -> SurveyState:
     return (await service.survey_for_call(call_id)).survey.state
 
 
-async def test_survey_reaches_the_phone_via_kannel_and_the_reply_lands_on_the_call(kannel_stack, kit):
-    stack = await kannel_stack()
+@pytest.mark.parametrize("reply_post", [True, False], ids=["post-url", "get-url"])
+async def test_survey_reaches_the_phone_via_kannel_and_the_reply_lands_on_the_call(
+    kannel_stack, kit, reply_post
+):
+    stack = await kannel_stack(reply_post=reply_post)
     service, clock, phone = stack.service, stack.clock, stack.phone
     await service.on_call_ended(call(clock, "call-k1", kit.NY))
     await clock.advance(300)

@@ -6,7 +6,6 @@ Chromium or Playwright skips the browser tests locally and fails them in CI (CI=
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -69,10 +68,7 @@ async def kit(tmp_path: Path, clock: ManualClock) -> AsyncIterator[WebKit]:
 def live_server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[LiveServer]:
     """uvicorn on a free loopback port with a fresh SQLite database, failed sign-ins counted in Redis,
     default argon2 parameters, and one user per role (``agent1``, ``supervisor1``, ``admin1``)."""
-    from switchboard.db import upgrade
-
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('live') / 'web.db'}"
-    asyncio.run(upgrade(url))
     server = start_live_server(url, redis_url=redis_url, redis_prefix=f"sbtest-web:{new_id()}")
     try:
         yield server

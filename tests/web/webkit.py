@@ -174,7 +174,7 @@ def start_live_server(
     """Start uvicorn with the web app on 127.0.0.1:<free port>; returns once it accepts connections."""
     from redis import asyncio as aioredis
 
-    from switchboard.db import create_engine, session_factory
+    from switchboard.db import create_engine, session_factory, upgrade
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -186,6 +186,8 @@ def start_live_server(
     ready = threading.Event()
 
     async def main() -> None:
+        # Everything async happens on this thread's loop: the caller's thread may run Playwright's.
+        await upgrade(database_url)
         engine = create_engine(database_url)
         redis = (
             aioredis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2) if redis_url else None
@@ -196,9 +198,7 @@ def start_live_server(
         try:
             users = await seed_users(services, sessions=False)
             app = create_web_app(settings, services, routers=routers or [])
-            server = uvicorn.Server(
-                uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, ws="none")
-            )
+            server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False))
             box.update(
                 app=app, services=services, users=users, server=server, loop=asyncio.get_running_loop()
             )

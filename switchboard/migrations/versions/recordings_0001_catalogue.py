@@ -4,8 +4,10 @@ full-text search, and the audit log.
 Full-text search differs per database:
 - SQLite: an external-content FTS5 table ``recording_segments_fts`` (rowid = recording_segments.id) kept in
   step by three triggers. A later batch migration that copies ``recording_segments`` must recreate them.
-- PostgreSQL: a generated ``text_tsv`` tsvector column ('simple' configuration: no stemming, any language,
-  like FTS5's unicode61 tokenizer) with a GIN index.
+- PostgreSQL: a generated ``text_tsv`` tsvector column with a GIN index. Everything but letters and digits
+  becomes a space first and the 'simple' configuration adds no stemming, so words are split exactly as
+  FTS5's unicode61 tokenizer splits them (PostgreSQL's own parser would swallow "<b>x</b>", e-mail
+  addresses and paths as single tokens), in any language; neither side folds accents.
 
 Revision ID: recordings_0001
 Revises: 0001_base
@@ -29,7 +31,7 @@ _FTS_DELETE_OLD = (
 )
 SQLITE_FTS = (
     "CREATE VIRTUAL TABLE recording_segments_fts USING fts5("
-    "text, content='recording_segments', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    "text, content='recording_segments', content_rowid='id', tokenize='unicode61 remove_diacritics 0')",
     "CREATE TRIGGER recording_segments_fts_insert AFTER INSERT ON recording_segments BEGIN "
     "INSERT INTO recording_segments_fts(rowid, text) VALUES (new.id, new.text); END",
     "CREATE TRIGGER recording_segments_fts_delete AFTER DELETE ON recording_segments BEGIN "
@@ -46,7 +48,7 @@ SQLITE_FTS_DROP = (
 )
 POSTGRES_FTS = (
     "ALTER TABLE recording_segments ADD COLUMN text_tsv tsvector "
-    "GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED",
+    "GENERATED ALWAYS AS (to_tsvector('simple', regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))) STORED",
     "CREATE INDEX ix_recording_segments_text_tsv ON recording_segments USING gin (text_tsv)",
 )
 
