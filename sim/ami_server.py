@@ -17,6 +17,8 @@ BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 MAX_LINE = 8192  # longer header lines are cut (Asterisk drops the rest of an over-long line)
 MAX_HEADERS = 128
 OUTBOUND_LIMIT = 50_000  # messages queued for a client that does not read: then it is dropped (writetimeout)
+WRITE_BUFFER_HIGH = 256 * 1024  # bytes buffered in the socket before the writer waits for the client
+WRITE_TIMEOUT = 5.0  # real seconds a client may stall (manager.conf writetimeout = 5000 in asterisk-conf/)
 
 
 @dataclass
@@ -76,14 +78,16 @@ class AmiSession:
                 if data is None:
                     break
                 self.writer.write(data)
-                if self.writer.transport.get_write_buffer_size() > 256 * 1024:
-                    await asyncio.wait_for(self.writer.drain(), timeout=5.0)
+                if self.writer.transport.get_write_buffer_size() > WRITE_BUFFER_HIGH:
+                    await asyncio.wait_for(self.writer.drain(), timeout=WRITE_TIMEOUT)
         except (ConnectionError, TimeoutError) as exc:
-            log.info("ami write failed peer=%s error=%s", self.peer, exc)
+            log.warning("ami client not reading, disconnected peer=%s error=%r", self.peer, exc)
+            self.writer.transport.abort()
         finally:
             self._closing = True
-            with contextlib.suppress(ConnectionError, TimeoutError):
-                await asyncio.wait_for(self.writer.drain(), timeout=2.0)
+            if not self.writer.transport.is_closing():
+                with contextlib.suppress(ConnectionError, TimeoutError):
+                    await asyncio.wait_for(self.writer.drain(), timeout=WRITE_TIMEOUT)
             self.writer.close()
 
     # ----- input -----

@@ -93,6 +93,11 @@ class AsteriskEmulator:
     def ami_host(self) -> str:
         return self._ami.host
 
+    @property
+    def ami_clients(self) -> int:
+        """How many AMI connections are open."""
+        return len(self._ami.sessions)
+
     # ----- calls, agents, endpoints -----
 
     async def place_call(self, caller: ScriptedCaller, context: str = "sb-inbound", exten: str = "s") -> str:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sim.apps import run_app
-from sim.channels import CAUSE_BUSY, Channel, ChannelState, Party
+from sim.channels import CAUSE_BUSY, CAUSE_NORMAL_CLEARING, Channel, ChannelState, Party
 from sim.dial import CAUSE_CONGESTION, request_channel, start_outgoing
 from sim.pbx import Pbx
 
@@ -133,4 +133,6 @@ async def _run_application(pbx: Pbx, ch: Channel, app: str, data: str) -> None:
         await run_app(pbx, ch, app, data)
     finally:
         ch.has_pbx = False
+        if ch.hangupcause == 0:
+            ch.hangupcause = CAUSE_NORMAL_CLEARING
         pbx.destroy(ch)

@@ -156,3 +156,44 @@ async def test_restart_says_shutdown_closes_and_comes_back_with_a_new_uptime(mak
     assert states == ["NOT_INUSE"]  # registrations survive a restart
     await wire.close()
     await again.close()
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_others_keep_their_events(
+        make_emulator, clock, monkeypatch) -> None:
+    import socket
+
+    import sim.ami_server
+
+    monkeypatch.setattr(sim.ami_server, "WRITE_TIMEOUT", 0.2)
+    emulator = await make_emulator(HOLD)
+    healthy = await ami_login(emulator)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", emulator.ami_port))
+    sock.sendall(b"Action: Login\r\nUsername: switchboard\r\nSecret: secret\r\n\r\n")
+    await asyncio.sleep(0.05)  # the stalled client never reads again
+    for i in range(3000):
+        emulator.set_global("SB_FLOOD", "x" * 1000 + str(i))
+        if i % 100 == 0:
+            await asyncio.sleep(0.01)
+    await healthy.wait_for(lambda: len(healthy.events("VarSet")) == 3000)
+    await asyncio.sleep(0.5)
+    assert emulator.ami_clients == 1  # only the healthy client is left
+    sock.close()
+    await healthy.close()
+
+
+async def test_synchronous_originate_of_an_application_answers_after_the_call_is_up(make_emulator,
+                                                                                     clock) -> None:
+    emulator = await make_emulator(HOLD)
+    wire = await ami_login(emulator)
+    sync = wire.send("Originate", Channel="Local/s@far", Application="Wait", Data="2", Async="false")
+    await wire.wait_for(lambda: wire.response(sync), clock)
+    assert wire.response(sync).get("Message") == "Originate successfully queued"  # type: ignore[union-attr]
+    await wire.wait_for(lambda: len(wire.events("Hangup")) == 2, clock)
+    first = wire.events("Hangup")[0]
+    assert (first.get("Channel")[-2:], first.get("Cause")) == (";1", "16")  # type: ignore[index]
+    failed = wire.send("Originate", Channel="PJSIP/ghost", Application="Wait", Data="1")
+    await wire.wait_for(lambda: wire.response(failed), clock)
+    assert wire.response(failed).get("Message") == "Originate failed"  # type: ignore[union-attr]
+    await wire.close()

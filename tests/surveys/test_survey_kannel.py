@@ -82,7 +82,8 @@ async def test_reply_in_ucs2_survey_language_and_stop_through_kannel(kannel_stac
 
     async def rated_and_stopped() -> bool:
         rated = (await service.survey_for_call("call-ko")).survey.rating == 5
-        return rated and await service.store.is_opted_out("+33699999999")
+        kept = len(await service.unmatched()) == 1
+        return rated and kept and await service.store.is_opted_out("+33699999999")
 
     await kit.eventually(rated_and_stopped)
     assert [r.kind for r in await service.unmatched()] == ["opt-out"]
