@@ -7,6 +7,7 @@ golden transcripts spell them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -28,7 +29,7 @@ from acd.ports import (
 )
 from ami.client import AmiClient
 from ami.errors import AmiActionError, AmiError
-from ami.events import AmiEvent
+from ami.events import AmiEvent, ResyncEvent
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,21 @@ class AmiAsteriskPort:
         *,
         variables: Mapping[str, str] | None = None,
     ) -> None:
-        for name, value in (variables or {}).items():
-            await self._do(f"Setvar {name} on {channel}", self.client.setvar(channel, name, value))
-        await self._do(f"Redirect {channel}", self.client.redirect(channel, context, exten, priority))
+        """Setvar each variable, then Redirect: written back to back, so it costs one round trip.
+
+        Asterisk runs one session's actions in the order they arrive, so the variables are set before
+        the Redirect moves the channel; a failed Setvar (channel gone) fails the whole connect.
+        """
+        steps = [
+            self._do(f"Setvar {name} on {channel}", self.client.setvar(channel, name, value))
+            for name, value in (variables or {}).items()
+        ]
+        steps.append(self._do(f"Redirect {channel}", self.client.redirect(channel, context, exten, priority)))
+        results = await asyncio.gather(*steps, return_exceptions=True)
+        # The Redirect's own error first: it says what happened to the caller.
+        for result in (results[-1], *results[:-1]):
+            if isinstance(result, BaseException):
+                raise result
 
     async def hangup(self, channel: str) -> None:
         try:
@@ -212,31 +225,42 @@ class SignalHandler:
 
 
 class AmiGlue:
-    """Feeds translated AMI events to the ACD and reconciles after every (re)connect."""
+    """Feeds translated AMI events to the ACD, in order, and reconciles at every resync marker.
+
+    The subscription is opened at construction (before the AMI client starts), so no event between the
+    login and the first ``run()`` is missed. The client puts a resync marker in the stream after each
+    (re)login and after an overflow, exactly between the events older and newer than its channel list:
+    the ACD reconciles there, in order with the events around it.
+    """
 
     def __init__(self, client: AmiClient, handler: SignalHandler) -> None:
         self.client = client
         self.handler = handler
-        client.on_resync(self._resync)
-
-    async def _resync(self, events: list[AmiEvent]) -> None:
-        channels = tuple(live_channel(e) for e in events if e.name == "CoreShowChannel")
-        log.info("acd resync after AMI (re)connect channels=%d", len(channels))
-        await self.handler.handle(AsteriskResynced(channels))
+        self._subscription = client.subscribe(EVENT_NAMES)
 
     async def run(self) -> None:
         """Consume events until cancelled; a failing handler is logged and the stream goes on."""
-        subscription = self.client.subscribe(EVENT_NAMES)
-        try:
-            async for event in subscription:
+        if self._subscription.closed:
+            self._subscription = self.client.subscribe(EVENT_NAMES)
+        async for event in self._subscription:
+            if isinstance(event, ResyncEvent):
+                channels = tuple(live_channel(e) for e in event.channels)
+                log.info(
+                    "acd resync after AMI %s channels=%d dropped=%d",
+                    event.reason,
+                    len(channels),
+                    event.dropped,
+                )
+                signal: AcdSignal | None = AsteriskResynced(channels)
+            else:
                 signal = translate(event)
-                if signal is None:
-                    continue
-                try:
-                    await self.handler.handle(signal)
-                except Exception:
-                    log.exception(
-                        "acd failed on %s uniqueid=%s", event.name, event.fields.get("Uniqueid", "")
-                    )
-        finally:
-            subscription.close()
+            if signal is None:
+                continue
+            try:
+                await self.handler.handle(signal)
+            except Exception:
+                log.exception("acd failed on %s uniqueid=%s", event.name, event.fields.get("Uniqueid", ""))
+
+    def close(self) -> None:
+        """Stop receiving events."""
+        self._subscription.close()

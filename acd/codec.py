@@ -66,6 +66,8 @@ def call_to_json(call: WaitingCall) -> str:
             "why": call.reason,
             "at": _ms(call.assigned_at),
             "an": _ms(call.answered_at),
+            "rs": int(call.redirect_sent),
+            "o": call.owner,
         },
         separators=(",", ":"),
         ensure_ascii=False,
@@ -98,6 +100,8 @@ def call_from_json(raw: str | bytes) -> WaitingCall:
         reason=d.get("why", ""),
         assigned_at=_dt(d.get("at")),
         answered_at=_dt(d.get("an")),
+        redirect_sent=bool(d.get("rs")),
+        owner=d.get("o", ""),
     )
 
 

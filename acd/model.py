@@ -441,6 +441,10 @@ class WaitingCall:
     reason: str = ""
     assigned_at: datetime | None = None
     answered_at: datetime | None = None
+    # The current attempt (``attempts``) has been claimed for its Redirect/Originate: from then on only
+    # signals of that attempt (SB_RONA_ATTEMPT token, the agent's own DialEnd) or the ring guard end it.
+    redirect_sent: bool = False
+    owner: str = ""  # origin of the controller that made the current assignment (it sends the Redirect)
 
     def __post_init__(self) -> None:
         if not self.call_id or len(self.call_id) > 64:

@@ -2,14 +2,14 @@
 
 It owns the reactions (what happens when a caller hangs up, an agent does not answer, a softphone
 unregisters...) and delegates matching to the Dispatcher. State is in Redis (AcdStore), the record in SQL
-(AcdRepository, optional), and Asterisk is reached only through the AsteriskPort.
+(AcdRepository, optional), and Asterisk is reached only through the AsteriskPort. The reactions to
+Asterisk's signals live in acd/signals.py and the reconciliation with Asterisk in acd/recovery.py (both
+mixed in here).
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +27,6 @@ from acd.errors import (
 from acd.model import (
     NUMBER_RE,
     AcdConfig,
-    AgentState,
     AgentStatus,
     Assignment,
     CallStatus,
@@ -38,23 +37,12 @@ from acd.model import (
     check_name,
 )
 from acd.policy import estimated_wait, next_step_at, scope_at
-from acd.ports import (
-    AcdSignal,
-    AsteriskPort,
-    AsteriskResynced,
-    BridgeEntered,
-    ChannelHungUp,
-    ChannelVariableSet,
-    ContactChanged,
-    DeviceStateChanged,
-    DialEnded,
-    DialStarted,
-    HoldStarted,
-    LiveChannel,
-    OriginateResult,
-)
+from acd.ports import AsteriskPort
+from acd.recovery import Recovery
 from acd.repository import AcdRepository
+from acd.signals import CALLBACK_ACTION_PREFIX, RONA_REASONS, SignalReactions
 from acd.store import AcdStore, EnqueueOutcome
+from acd.values import known_skill, safe
 from ivr.ports import QueueRequest
 from switchboard.clock import Clock
 from switchboard.ids import new_id
@@ -62,18 +50,7 @@ from switchboard.settings import AcdSettings
 
 log = logging.getLogger(__name__)
 
-RONA_REASONS = {
-    "NOANSWER": "no answer",
-    "BUSY": "busy",
-    "CHANUNAVAIL": "unavailable",
-    "CONGESTION": "unavailable",
-}
-UNREGISTERED_DEVICE = frozenset({"UNAVAILABLE", "INVALID"})
-BUSY_DEVICE = frozenset({"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"})
-REGISTERED_CONTACT = frozenset({"Created", "Reachable", "NonQualified", "Updated"})
-UNREGISTERED_CONTACT = frozenset({"Removed", "Unreachable"})
-SAFE_VALUE = re.compile(r"[^A-Za-z0-9_.+@/-]")
-CALLBACK_ACTION_PREFIX = "sbcb-"
+__all__ = ["CALLBACK_ACTION_PREFIX", "RONA_REASONS", "AcdService", "HoldInfo", "safe"]
 
 
 @dataclass(frozen=True)
@@ -88,12 +65,7 @@ class HoldInfo:
     announce_every_seconds: int
 
 
-def safe(value: str) -> str:
-    """A value that can go into a channel variable or dial string without adding options."""
-    return SAFE_VALUE.sub("", value)[:80]
-
-
-class AcdService:
+class AcdService(SignalReactions, Recovery):
     """The ACD's application service (implements ivr.ports.CallQueue)."""
 
     def __init__(
@@ -179,7 +151,7 @@ class AcdService:
                 queue_name = next(iter(config.queues))
         queue = config.queues[queue_name]
         skill = request.skill or queue.skill
-        if not _known_skill(config, skill):
+        if not known_skill(config, skill):
             log.warning(
                 "enqueue names unknown skill call_id=%s skill=%r; using the queue's %s",
                 call_id,
@@ -232,16 +204,17 @@ class AcdService:
         )
         await self._add(call, queue, now)
 
-    async def _add(self, call: WaitingCall, queue: Queue, now: datetime) -> None:
+    async def _add(self, call: WaitingCall, queue: Queue, now: datetime) -> bool:
+        """Store a new waiting call; False when that call or that caller's channel is already queued."""
         result = await self.store.enqueue(call, next_step_at(queue, call, now))
         if result.outcome is not EnqueueOutcome.ADDED:
-            log.warning(
+            log.info(
                 "enqueue ignored duplicate call_id=%s outcome=%s existing=%s",
                 call.call_id,
                 result.outcome.value,
                 result.call_id,
             )
-            return
+            return False
         log.info(
             "call enqueued call_id=%s queue=%s priority=%d vip=%s region=%s preferred=%s",
             call.call_id,
@@ -253,6 +226,7 @@ class AcdService:
         )
         await self._record("call_enqueued", call)
         self.dispatcher.notify_call(call.call_id)
+        return True
 
     async def _record(self, method: str, *args: Any) -> None:
         """Write the SQL record; a database outage is logged, never allowed to drop a caller."""
@@ -315,13 +289,31 @@ class AcdService:
     # ---- connecting (called by the dispatcher after an atomic assignment) ----
 
     async def on_assigned(self, assignment: Assignment) -> None:
+        """Ring the agent: claim this attempt, then Redirect the caller (or Originate a callback).
+
+        The claim is the fence: an assignment superseded between the atomic assign and now (its call was
+        requeued, ended, or taken over by recovery) is never sent, so a stale Redirect cannot pull a
+        caller away from the agent who rings for them now. The channel carries the attempt number
+        (SB_ATTEMPT), which the dialplan hands back with SB_RONA_ATTEMPT when the caller returns to hold.
+        """
         call = assignment.call
-        await self._record("call_assigned", call, assignment.agent_id, assignment.explanation)
+        attempt = call.attempts
+        claim = await self.store.claim_connect(call.call_id, assignment.agent_id, attempt)
+        if not claim.ok:
+            log.warning(
+                "redirect not sent: assignment superseded call_id=%s agent=%s attempt=%d reason=%s",
+                call.call_id,
+                assignment.agent_id,
+                attempt,
+                claim.reason,
+            )
+            return
         variables = {
             "SB_CALL_ID": safe(call.call_id),
             "SB_AGENT_ID": safe(assignment.agent_id),
             "SB_AGENT_ENDPOINT": assignment.endpoint,  # validated against ENDPOINT_RE in the model
             "SB_RING_TIMEOUT": str(assignment.ring_timeout_seconds),
+            "SB_ATTEMPT": str(attempt),
         }
         try:
             if call.callback and not call.channel:  # no live channel: call the customer back
@@ -333,7 +325,7 @@ class AcdService:
                     caller_id=self.settings.callback_caller_id,
                     timeout_ms=assignment.ring_timeout_seconds * 1000,
                     variables={**variables, "SB_CALLBACK": "1"},
-                    action_id=f"{CALLBACK_ACTION_PREFIX}{call.call_id}-{call.attempts}",
+                    action_id=f"{CALLBACK_ACTION_PREFIX}{call.call_id}-{attempt}",
                 )
                 log.info("callback originated call_id=%s agent=%s", call.call_id, assignment.agent_id)
             else:
@@ -341,14 +333,14 @@ class AcdService:
                     call.channel, self.settings.connect_context, "s", 1, variables=variables
                 )
                 log.info(
-                    "caller redirected call_id=%s agent=%s endpoint=%s",
+                    "caller redirected call_id=%s agent=%s endpoint=%s attempt=%d",
                     call.call_id,
                     assignment.agent_id,
                     assignment.endpoint,
+                    attempt,
                 )
         except ChannelGoneError as exc:
-            log.warning("redirect failed, caller is gone call_id=%s error=%s", call.call_id, exc)
-            await self._caller_gone(call, cause="channel gone at connect")
+            await self._connect_failed(claim.call or call, assignment.agent_id, attempt, str(exc))
         except PortError as exc:
             # Unknown whether Asterisk acted: the ring guard checks the channel after the ring timeout.
             log.error(
@@ -357,6 +349,50 @@ class AcdService:
                 assignment.agent_id,
                 exc,
             )
+        # The record is written after the ring so that a slow database never delays it.
+        await self._record("call_assigned", call, assignment.agent_id, assignment.explanation)
+
+    async def _connect_failed(self, call: WaitingCall, agent_id: str, attempt: int, error: str) -> None:
+        """The Redirect named a channel Asterisk does not have: find the caller by uniqueid, or end the call.
+
+        The caller is never dropped on a guess: only a live channel list without their uniqueid ends the
+        call (an abandon); a caller found under another name is requeued at their place, the agent freed.
+        """
+        try:
+            channels = await self.port.live_channels()
+        except PortError as exc:
+            log.error(
+                "redirect failed and channels cannot be listed call_id=%s error=%s list_error=%s; "
+                "ring guard will check",
+                call.call_id,
+                error,
+                exc,
+            )
+            return
+        live = next((c for c in channels if c.uniqueid == call.uniqueid), None)
+        if live is None:
+            log.warning("redirect failed, caller is gone call_id=%s error=%s", call.call_id, error)
+            await self._caller_gone(call, cause="channel gone at connect")
+            return
+        if live.channel == call.channel:
+            log.error(
+                "redirect failed for a channel Asterisk lists call_id=%s channel=%s error=%s; "
+                "ring guard will check",
+                call.call_id,
+                call.channel,
+                error,
+            )
+            return
+        await self.store.bind_channel(call.call_id, live.channel, live.uniqueid)
+        log.warning(
+            "redirect failed: caller's channel was renamed call_id=%s old=%s new=%s; requeued",
+            call.call_id,
+            call.channel,
+            live.channel,
+        )
+        await self._no_answer(
+            replace(call, channel=live.channel), "", kind="connect failed", pause=False, attempt=attempt
+        )
 
     # ---- deadlines: relaxation steps and ring guards ----
 
@@ -411,39 +447,7 @@ class AcdService:
             return
         await self._reconcile_call(call, {c.uniqueid: c for c in channels}, now)
 
-    # ---- signals from Asterisk ----
-
-    async def handle(self, signal: AcdSignal) -> None:
-        """React to one translated Asterisk event; unknown channels are logged and ignored."""
-        try:
-            match signal:
-                case ChannelHungUp():
-                    await self._on_hangup(signal)
-                case DialEnded():
-                    await self._on_dial_end(signal)
-                case BridgeEntered():
-                    await self._on_bridge(signal)
-                case DeviceStateChanged():
-                    await self._on_device(signal.device, signal.state)
-                case ContactChanged():
-                    await self._on_contact(signal)
-                case HoldStarted():
-                    await self._on_hold(signal)
-                case OriginateResult():
-                    await self._on_originate(signal)
-                case AsteriskResynced():
-                    await self.reconcile(list(signal.channels))
-                case DialStarted() | ChannelVariableSet():
-                    pass
-        except StoreError as exc:
-            log.error("acd cannot handle %s error=%s", type(signal).__name__, exc)
-
-    async def _on_hangup(self, ev: ChannelHungUp) -> None:
-        call = await self.store.call_for_channel(ev.uniqueid)
-        if call is None:
-            log.debug("hangup of a channel the ACD does not track channel=%s", ev.channel)
-            return
-        await self._caller_gone(call, cause=ev.cause_text or str(ev.cause or ""))
+    # ---- call outcomes (from Asterisk's signals, the connector and recovery) ----
 
     async def _caller_gone(self, call: WaitingCall, cause: str) -> None:
         config = await self.config()
@@ -481,19 +485,13 @@ class AcdService:
                 self.dispatcher.notify_agent(ended.agent_id)
         await self._record("call_ended", ended, result.outcome, now)
 
-    async def _on_dial_end(self, ev: DialEnded) -> None:
-        call = await self.store.call_for_channel(ev.uniqueid)
-        if call is None:
-            return
-        status = ev.status.upper()
-        if status == "ANSWER":
-            await self._connected(call)
-        elif status in RONA_REASONS and call.status is CallStatus.RINGING:
-            await self._no_answer(call, RONA_REASONS[status], kind=f"dial {status.lower()}")
-        # CANCEL: the caller hung up while the agent rang; the Hangup event ends the call.
+    async def _no_answer(
+        self, call: WaitingCall, reason: str, *, kind: str, pause: bool = True, attempt: int | None = None
+    ) -> None:
+        """Ring-no-answer: the call goes back to its old place in the queue, the agent is paused.
 
-    async def _no_answer(self, call: WaitingCall, reason: str, *, kind: str, pause: bool = True) -> None:
-        """Ring-no-answer: the call goes back to its old place in the queue, the agent is paused."""
+        With ``attempt``, only that attempt is ended: a late signal of an earlier one changes nothing.
+        """
         config = await self.config()
         now = self.clock.now()
         queue = config.queues.get(call.queue) or self._queue(config, self.settings.fallback_queue)
@@ -505,14 +503,23 @@ class AcdService:
             next_step_at(queue, call, now),
             pause_reason=reason if pause else None,
             kind=kind,
+            attempt=attempt,
         )
         if not res.ok or res.call is None:
+            log.info(
+                "no-answer signal for a finished attempt ignored call_id=%s agent=%s attempt=%s reason=%s",
+                call.call_id,
+                call.agent_id,
+                attempt,
+                res.reason,
+            )
             return
         log.info(
-            "call requeued call_id=%s agent=%s reason=%s attempts=%d",
+            "call requeued call_id=%s agent=%s reason=%s kind=%s attempts=%d",
             call.call_id,
             call.agent_id,
-            reason,
+            reason or "-",
+            kind,
             res.call.attempts,
         )
         await self._record("call_requeued", res.call, f"{kind}: {call.agent_id}")
@@ -544,85 +551,6 @@ class AcdService:
         if res.ok and res.reason == "ok" and res.call is not None:
             log.info("call connected call_id=%s agent=%s", call.call_id, res.call.agent_id)
             await self._record("call_answered", call.call_id, self.clock.now(), res.call.agent_id)
-
-    async def _on_bridge(self, ev: BridgeEntered) -> None:
-        call = await self.store.call_for_channel(ev.uniqueid)
-        if call is not None and call.status is CallStatus.RINGING:
-            await self._connected(call)
-
-    async def _on_hold(self, ev: HoldStarted) -> None:
-        call = await self.store.call_for_channel(ev.uniqueid)
-        if call is None:
-            await self.adopt_channel(LiveChannel(ev.channel, ev.uniqueid, self.settings.hold_context))
-            return
-        if call.status is CallStatus.RINGING and call.agent_id:
-            # Back on hold without a DialEnd we saw: the dial failed; same as no answer.
-            await self._no_answer(call, "no answer", kind="back on hold")
-
-    async def _on_device(self, device: str, state: str) -> None:
-        config = await self.config()
-        agent_id = config.agent_for_endpoint(device)
-        if agent_id is None:
-            return
-        state = state.upper()
-        now = self.clock.now()
-        if state in UNREGISTERED_DEVICE:
-            events = [AgentEvent.UNREGISTERED]
-        elif state in BUSY_DEVICE:
-            events = [AgentEvent.REGISTERED, AgentEvent.DIRECT_CALL_START]
-        elif state == "NOT_INUSE":
-            events = [AgentEvent.REGISTERED, AgentEvent.DIRECT_CALL_END]
-        else:
-            return
-
-        def change(s: AgentStatus) -> AgentStatus:
-            for e in events:
-                if e is AgentEvent.DIRECT_CALL_START and s.call_id:
-                    continue  # our own queue call ringing/connected, not a direct call
-                s = agent_state.apply(s, e, now)
-            return s
-
-        before, after = await self.store.update_agent(agent_id, change)
-        if after != before:
-            log.info(
-                "agent device agent=%s device=%s state=%s -> %s registered=%s direct=%s",
-                agent_id,
-                device,
-                state,
-                after.state.value,
-                after.registered,
-                after.direct_call,
-            )
-        if after.routable and not before.routable:
-            self.dispatcher.notify_agent(agent_id)
-
-    async def _on_contact(self, ev: ContactChanged) -> None:
-        if ev.status in UNREGISTERED_CONTACT:
-            await self._on_device(ev.endpoint, "UNAVAILABLE")
-        elif ev.status in REGISTERED_CONTACT:
-            config = await self.config()
-            agent_id = config.agent_for_endpoint(ev.endpoint)
-            if agent_id is not None:
-                now = self.clock.now()
-                before, after = await self.store.update_agent(
-                    agent_id, lambda s: agent_state.apply(s, AgentEvent.REGISTERED, now)
-                )
-                if after.routable and not before.routable:
-                    self.dispatcher.notify_agent(agent_id)
-
-    async def _on_originate(self, ev: OriginateResult) -> None:
-        if not ev.action_id.startswith(CALLBACK_ACTION_PREFIX):
-            return
-        call_id = ev.action_id[len(CALLBACK_ACTION_PREFIX) :].rsplit("-", 1)[0]
-        call = await self.store.get_call(call_id)
-        if call is None or call.status is not CallStatus.RINGING:
-            return
-        if ev.success and ev.uniqueid and ev.uniqueid != "<unknown>":
-            await self.store.bind_channel(call_id, ev.channel, ev.uniqueid)
-            log.info("callback answered call_id=%s channel=%s", call_id, ev.channel)
-            return
-        log.info("callback not answered call_id=%s reason=%s", call_id, ev.reason)
-        await self._no_answer(call, "callback not answered", kind="callback failed", pause=False)
 
     # ---- the hold loop ----
 
@@ -667,146 +595,3 @@ class AcdService:
 
     async def call_for_channel(self, uniqueid: str) -> WaitingCall | None:
         return await self.store.call_for_channel(uniqueid)
-
-    # ---- recovery ----
-
-    async def adopt_channel(self, channel: LiveChannel) -> str | None:
-        """A caller on hold the ACD does not know (controller was down, Redis lost): enqueue it again.
-
-        The SQL record keeps the original enqueue time (the caller keeps their place); otherwise the
-        channel's SB_* variables name the queue.
-        """
-        if self.repository is not None:
-            for rec in await self.repository.open_calls():
-                if rec.uniqueid == channel.uniqueid:
-                    await self._readd(rec)
-                    return rec.call_id
-        try:
-            call_id = await self.port.get_variable(channel.channel, "SB_CALL_ID") or new_id()
-            queue = await self.port.get_variable(channel.channel, "SB_QUEUE") or self.settings.fallback_queue
-            skill = await self.port.get_variable(channel.channel, "SB_SKILL") or ""
-            region = await self.port.get_variable(channel.channel, "SB_REGION") or None
-            prio = await self.port.get_variable(channel.channel, "SB_PRIORITY") or "0"
-        except PortError as exc:
-            log.warning("cannot read variables of held channel channel=%s error=%s", channel.channel, exc)
-            return None
-        config = await self.config()
-        queue = queue if queue in config.queues else self.settings.fallback_queue
-        if queue not in config.queues:
-            return None
-        now = self.clock.now()
-        waited = timedelta(seconds=max(0.0, channel.duration_seconds))
-        q = config.queues[queue]
-        try:
-            call = WaitingCall(
-                call_id=safe(call_id) or new_id(),
-                queue=queue,
-                skill=skill if _known_skill(config, skill) else q.skill,
-                channel=channel.channel,
-                uniqueid=channel.uniqueid,
-                enqueued_at=now - waited,
-                caller_number=channel.caller_number
-                if NUMBER_RE.fullmatch(channel.caller_number or "")
-                else "",
-                priority=min(max(int(prio), 0), 99) if prio.isdigit() else 0,
-                region=region if region and region in config.regions else None,
-                reason="adopted from hold",
-            )
-        except AcdValidationError as exc:
-            log.warning("cannot adopt held channel channel=%s error=%s", channel.channel, exc)
-            return None
-        log.warning(
-            "adopting caller found on hold call_id=%s channel=%s queue=%s",
-            call.call_id,
-            channel.channel,
-            queue,
-        )
-        await self._add(call, q, now)
-        return call.call_id
-
-    async def _readd(self, call: WaitingCall) -> None:
-        config = await self.config()
-        queue = config.queues.get(call.queue) or config.queues.get(self.settings.fallback_queue)
-        if queue is None:
-            return
-        now = self.clock.now()
-        result = await self.store.enqueue(call, next_step_at(queue, call, now))
-        if result.outcome is EnqueueOutcome.ADDED:
-            log.warning("rebuilt waiting call from the record call_id=%s queue=%s", call.call_id, call.queue)
-            self.dispatcher.notify_call(call.call_id)
-
-    async def reconcile(self, channels: list[LiveChannel]) -> None:
-        """Make Redis agree with Asterisk's live channels (after a restart, a reconnect or Redis loss)."""
-        now = self.clock.now()
-        live = {c.uniqueid: c for c in channels}
-        await self.config()
-        calls = await self.store.all_calls()
-        if not calls and self.repository is not None:
-            # Redis lost its state: rebuild from the record, keeping callers' original enqueue times.
-            for rec in await self.repository.open_calls():
-                if (rec.callback and not rec.uniqueid) or rec.uniqueid in live:
-                    await self._readd(rec)
-                else:
-                    log.info("caller gone during outage call_id=%s", rec.call_id)
-                    await self._record("call_ended", rec, "abandoned", now)
-            calls = await self.store.all_calls()
-        known = {c.uniqueid for c in calls if c.uniqueid}
-        for call in calls:
-            await self._reconcile_call(call, live, now)
-        for ch in channels:
-            if ch.uniqueid not in known and self._in_hold(ch):
-                await self.adopt_channel(ch)
-        await self._release_orphan_agents()
-
-    def _in_hold(self, ch: LiveChannel) -> bool:
-        return ch.context == self.settings.hold_context and not ch.bridge_id
-
-    async def _reconcile_call(
-        self, call: WaitingCall, live: Mapping[str, LiveChannel], now: datetime
-    ) -> None:
-        if call.callback and not call.uniqueid:
-            return  # waiting for a callback: no channel to check
-        ch = live.get(call.uniqueid)
-        if ch is None:
-            log.info("caller no longer on Asterisk call_id=%s status=%s", call.call_id, call.status.value)
-            await self._caller_gone(call, cause="gone while the controller was away")
-            return
-        if call.status is CallStatus.RINGING:
-            if ch.bridge_id:
-                await self._connected(call)
-            elif self._in_hold(ch):
-                await self._no_answer(call, "no answer", kind="found back on hold")
-            else:
-                await self.store.set_deadline(
-                    call.call_id, now + timedelta(seconds=self.settings.ring_guard_seconds)
-                )
-
-    async def _release_orphan_agents(self) -> None:
-        """Agents holding a call that no longer exists go back to ready."""
-        statuses = await self.store.agent_statuses()
-        for agent_id, status in statuses.items():
-            if not status.call_id or await self.store.get_call(status.call_id) is not None:
-                continue
-            _, after = await self.store.update_agent(agent_id, _free_agent(self.clock.now()))
-            log.warning("agent held a vanished call agent=%s call_id=%s; now ready", agent_id, status.call_id)
-            if after.routable:
-                self.dispatcher.notify_agent(agent_id)
-
-
-def _known_skill(config: AcdConfig, skill: str) -> bool:
-    if not skill:
-        return False
-    if config.skills:
-        return skill in config.skills
-    return bool(config.agents_with_skill(skill)) or any(q.skill == skill for q in config.queues.values())
-
-
-def _free_agent(now: datetime) -> Callable[[AgentStatus], AgentStatus]:
-    """A change that releases an agent from a call that no longer exists."""
-
-    def change(s: AgentStatus) -> AgentStatus:
-        if not s.call_id:
-            return s
-        return s.replace(state=AgentState.READY, call_id="", since=now)
-
-    return change

@@ -49,6 +49,7 @@ SCRIPT_NAMES = (
     "bind_channel",
     "agent_cas",
     "snapshot",
+    "connecting",
 )
 
 
@@ -63,6 +64,10 @@ class Keys:
         self.calls, self.deadlines, self.chan = b + "calls", b + "deadlines", b + "chan"
         self.astate, self.ready, self.wrap = b + "astate", b + "ready", b + "wrap"
         self.events, self.rr, self.cfgver, self.config = b + "events", b + "rr", b + "cfgver", b + "config"
+        self.epoch = b + "epoch"
+
+    def controller(self, origin: str) -> str:
+        return f"{self.base}ctl:{origin}"
 
     def queue(self, name: str) -> str:
         return f"{self.base}q:{name}"
@@ -345,8 +350,12 @@ class AcdStore:
         pause_reason: str | None,
         kind: str,
         queue: str | None = None,
+        attempt: int | None = None,
     ) -> ScriptResult:
-        """A ringing call back to waiting at its old place; the agent paused (reason) or back to ready."""
+        """A ringing call back to waiting at its old place; the agent paused (reason) or back to ready.
+
+        With ``attempt``, only that attempt is ended (a stale signal of an earlier one changes nothing).
+        """
         k = self.keys
         target = queue or call.queue
         res = await self._run(
@@ -363,8 +372,14 @@ class AcdStore:
                 self.origin,
                 target,
                 kind,
+                "" if attempt is None else attempt,
             ],
         )
+        return self._result(res)
+
+    async def claim_connect(self, call_id: str, agent_id: str, attempt: int) -> ScriptResult:
+        """Claim attempt ``attempt`` for its Redirect; fails when that assignment was superseded."""
+        res = await self._run("connecting", [self.keys.calls], [call_id, agent_id, attempt])
         return self._result(res)
 
     async def connected(self, call_id: str, now: datetime) -> ScriptResult:
@@ -426,6 +441,32 @@ class AcdStore:
     async def bind_channel(self, call_id: str, channel: str, uniqueid: str) -> ScriptResult:
         res = await self._run("bind_channel", [self.keys.calls, self.keys.chan], [call_id, channel, uniqueid])
         return self._result(res)
+
+    # ---- controllers and Redis's own continuity ----
+
+    async def heartbeat(self, ttl_seconds: float) -> None:
+        """Say this controller is alive (its assignments in flight are its own business until it expires)."""
+        async with self._io("heartbeat"):
+            await self.redis.set(self.keys.controller(self.origin), "1", px=max(1, int(ttl_seconds * 1000)))
+
+    async def controller_alive(self, origin: str) -> bool:
+        if not origin:
+            return False
+        if origin == self.origin:
+            return True
+        async with self._io("controller_alive"):
+            return bool(await self.redis.exists(self.keys.controller(origin)))
+
+    async def epoch(self) -> str | None:
+        """A marker that lives as long as this Redis's data: None after a restart without persistence."""
+        async with self._io("epoch"):
+            raw = await self.redis.get(self.keys.epoch)
+        return _s(raw) if raw is not None else None
+
+    async def set_epoch(self, value: str) -> bool:
+        """Set the marker unless one exists; True when this call set it."""
+        async with self._io("epoch"):
+            return bool(await self.redis.set(self.keys.epoch, value, nx=True))
 
     # ---- agents ----
 

@@ -116,7 +116,7 @@ class RecordingsAmiGlue:
             if len(self._vars) >= MAX_CHANNELS:
                 self._vars.pop(next(iter(self._vars)))  # the oldest
             known = self._vars[event.uniqueid] = _ChannelVars()
-        limit = 1024 if attr == "filename" else MAX_VALUE
+        limit = 512 if attr == "filename" else MAX_VALUE
         setattr(known, attr, _clean(event.value, limit))
 
     async def _lookup(self, channel: str, variable: str) -> str | None:
@@ -125,7 +125,7 @@ class RecordingsAmiGlue:
         except (AmiError, ValueError) as exc:
             log.info("recordings: getvar failed channel=%s variable=%s error=%s", channel, variable, exc)
             return None
-        return _clean(value, 1024 if variable == "MIXMONITOR_FILENAME" else MAX_VALUE) if value else None
+        return _clean(value, 512 if variable == "MIXMONITOR_FILENAME" else MAX_VALUE) if value else None
 
     async def _started(self, event: MixMonitorStart) -> None:
         if not event.uniqueid:

@@ -15,7 +15,7 @@ from typing import Final
 
 from recordings.model import Leg, Speaker
 
-MAX_PATH_LENGTH: Final = 1024
+MAX_PATH_LENGTH: Final = 512
 
 
 class UnsafePath(ValueError):

@@ -10,6 +10,7 @@ audit log before the first byte is served; when the log cannot be written, nothi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
@@ -159,7 +160,7 @@ class RecordingsService:
         if not viewer.sees_all:
             if viewer.role != "agent" or not viewer.agent_id:
                 return Page([], 0)
-            flt = RecordingFilter(**{**flt.__dict__, "agent_id": viewer.agent_id})
+            flt = dataclasses.replace(flt, agent_id=viewer.agent_id)
         return await self.queries.search(flt, sort=sort, limit=limit, offset=offset)
 
     async def detail(self, viewer: Viewer, rec_id: str) -> tuple[Recording, list[TranscriptSegment]]:

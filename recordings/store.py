@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recordings.model import (
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 S = RecordingState
 MAX_PROBLEM = 300
 MAX_TEXT = 80  # caller number length kept
+MAX_PATH = 512  # Asterisk paths (a unique key on PostgreSQL, whose index entries are limited)
 
 
 def _clip(text: str | None, limit: int) -> str | None:
@@ -98,60 +100,91 @@ class RecordingStore:
         legs: Sequence[Leg],
         now: datetime,
     ) -> tuple[str, bool]:
-        """Open (or, for a repeated MixMonitorStart of the same file, find) a recording: (id, created)."""
+        """Open a recording of one file: (id, True) when it starts (or restarts) recording, (id, False) when
+        it was already recording. One row per (box, channel, file): MixMonitor truncates the file it opens,
+        so a second MixMonitor on the same file replaces the earlier audio, and its transcript goes too."""
+        for attempt in range(2):
+            try:
+                return await self._open(start, local_path=local_path, problem=problem, legs=legs, now=now)
+            except IntegrityError:
+                if attempt:  # another controller inserted the same recording a moment ago: use that row
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _open(
+        self,
+        start: RecordingStart,
+        *,
+        local_path: str | None,
+        problem: str | None,
+        legs: Sequence[Leg],
+        now: datetime,
+    ) -> tuple[str, bool]:
+        path = start.asterisk_path[:MAX_PATH]
         async with self.sessions.begin() as session:
-            existing = (
+            row = (
                 await session.execute(
                     select(RecordingRow).where(
                         RecordingRow.source == start.source,
                         RecordingRow.uniqueid == start.uniqueid,
-                        RecordingRow.asterisk_path == start.asterisk_path,
-                        RecordingRow.state == S.RECORDING.value,
+                        RecordingRow.asterisk_path == path,
                     )
                 )
             ).scalar_one_or_none()
-            if existing is not None:
-                # A second MixMonitor on the same file (the call came back from hold to another agent).
-                existing.agent_id = start.agent_id or existing.agent_id
-                existing.call_id = start.call_id or existing.call_id
-                existing.queue = start.queue or existing.queue
-                existing.updated_at = now
-                return existing.id, False
-            rec_id = new_id()
-            session.add(
-                RecordingRow(
-                    id=rec_id,
-                    call_id=start.call_id,
+            created = row is None or row.state != S.RECORDING.value
+            if row is None:
+                row = RecordingRow(
+                    id=new_id(),
                     source=start.source,
                     uniqueid=start.uniqueid,
-                    linkedid=start.linkedid,
-                    channel=start.channel[:128],
-                    queue=start.queue,
-                    agent_id=start.agent_id,
-                    caller_number=start.caller_number[:MAX_TEXT],
-                    caller_name=start.caller_name[:128],
-                    asterisk_path=start.asterisk_path,
-                    local_path=local_path,
-                    started_at=start.started_at,
-                    state=S.RECORDING.value,
-                    problem=_clip(problem, MAX_PROBLEM),
-                    attempts=0,
+                    asterisk_path=path,
                     legal_hold=False,
                     created_at=now,
-                    updated_at=now,
                 )
-            )
+                session.add(row)
+            elif created:
+                await session.execute(delete(SegmentRow).where(SegmentRow.recording_id == row.id))
+                await session.execute(delete(RecordingLegRow).where(RecordingLegRow.recording_id == row.id))
+            if created:
+                row.linkedid = start.linkedid
+                row.channel = start.channel[:128]
+                row.caller_number = start.caller_number[:MAX_TEXT]
+                row.caller_name = start.caller_name[:128]
+                row.local_path = local_path
+                row.started_at = start.started_at
+                row.state = S.RECORDING.value
+                row.problem = _clip(problem, MAX_PROBLEM)
+                row.attempts = 0
+                for name in (
+                    "ended_at",
+                    "duration_s",
+                    "size_bytes",
+                    "next_attempt_at",
+                    "lease_owner",
+                    "lease_until",
+                    "engine",
+                    "transcribed_at",
+                    "delete_after",
+                    "deleted_at",
+                ):
+                    setattr(row, name, None)
+            # A repeated start (the caller came back from hold to another agent) names the latest agent.
+            row.call_id = start.call_id or row.call_id
+            row.agent_id = start.agent_id or row.agent_id
+            row.queue = start.queue or row.queue
+            row.updated_at = now
             await session.flush()
-            for leg in legs:
-                session.add(
-                    RecordingLegRow(
-                        recording_id=rec_id,
-                        speaker=leg.speaker.value,
-                        asterisk_path=leg.asterisk_path,
-                        local_path=leg.local_path,
+            if created:
+                for leg in legs:
+                    session.add(
+                        RecordingLegRow(
+                            recording_id=row.id,
+                            speaker=leg.speaker.value,
+                            asterisk_path=leg.asterisk_path[:MAX_PATH],
+                            local_path=leg.local_path,
+                        )
                     )
-                )
-            return rec_id, True
+            return row.id, created
 
     async def finish(
         self,

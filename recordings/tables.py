@@ -8,11 +8,28 @@ step by triggers; on PostgreSQL a generated ``text_tsv`` tsvector column with a 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from switchboard.orm import Base
+
+# Database objects the migration creates outside these declarations. Alembic's autogenerate must skip them
+# (switchboard/migrations/env.py: include_name), or every new revision would propose dropping them.
+UNMANAGED_NAMES: Final = frozenset(
+    {
+        "recording_segments_fts",
+        "recording_segments_fts_data",
+        "recording_segments_fts_idx",
+        "recording_segments_fts_docsize",
+        "recording_segments_fts_config",
+        "recording_segments_fts_content",
+        "text_tsv",
+        "ix_recording_segments_text_tsv",
+    }
+)
+Base.metadata.info.setdefault("unmanaged_names", set()).update(UNMANAGED_NAMES)
 
 
 class RecordingRow(Base):
@@ -30,7 +47,7 @@ class RecordingRow(Base):
     agent_id: Mapped[str | None] = mapped_column(String(64), index=True)
     caller_number: Mapped[str] = mapped_column(String(80))
     caller_name: Mapped[str] = mapped_column(String(128))
-    asterisk_path: Mapped[str] = mapped_column(String(1024))
+    asterisk_path: Mapped[str] = mapped_column(String(512))
     local_path: Mapped[str | None] = mapped_column(String(1024))
     started_at: Mapped[datetime] = mapped_column(index=True)
     ended_at: Mapped[datetime | None]
@@ -51,7 +68,8 @@ class RecordingRow(Base):
     updated_at: Mapped[datetime]
 
     __table_args__ = (
-        Index("ix_recordings_source_uniqueid", "source", "uniqueid"),
+        # One row per file of a channel on a box: also what makes two controllers on one Asterisk agree.
+        UniqueConstraint("source", "uniqueid", "asterisk_path", name="uq_recordings_source_uniqueid_path"),
         Index("ix_recordings_state_next_attempt_at", "state", "next_attempt_at"),
     )
 
@@ -65,7 +83,7 @@ class RecordingLegRow(Base):
         String(26), ForeignKey("recordings.id", ondelete="CASCADE"), primary_key=True
     )
     speaker: Mapped[str] = mapped_column(String(16), primary_key=True)
-    asterisk_path: Mapped[str] = mapped_column(String(1024))
+    asterisk_path: Mapped[str] = mapped_column(String(512))
     local_path: Mapped[str | None] = mapped_column(String(1024))
 
 

@@ -258,9 +258,7 @@ class TranscriptionWorker:
             await self._failed(job, attempts, f"recording file unreadable: {exc}", S.MISSING)
             return
         except TimeoutError:
-            await self._failed(
-                job, attempts, f"transcription took longer than {self.config.job_timeout:g} s"
-            )
+            await self._failed(job, attempts, f"transcription took longer than {self.config.job_timeout:g} s")
             return
         except Exception as exc:
             await self._failed(job, attempts, f"transcription failed: {type(exc).__name__}: {exc}")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from surveys.policy import PolicyConfig, QuietHours
+from surveys.webhook_auth import SourceAllowList
 from switchboard.errors import UserFacingError
 from switchboard.settings import SurveysSettings
 
@@ -55,6 +56,10 @@ class SurveyConfig:
                 f"unknown country code(s) {unknown} in SWITCHBOARD_SURVEYS_ALLOWED_COUNTRIES or "
                 "SWITCHBOARD_SURVEYS_DEFAULT_REGION; use ISO codes such as US, GB, FR"
             )
+        try:
+            SourceAllowList(s.webhook_allowed_sources)
+        except ValueError as exc:
+            raise SurveyConfigError(f"SWITCHBOARD_SURVEYS_WEBHOOK_ALLOWED_SOURCES: {exc}") from None
         policy = PolicyConfig(
             enabled=s.enabled,
             delay=timedelta(minutes=s.delay_minutes),

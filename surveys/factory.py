@@ -8,7 +8,6 @@ from surveys.config import SurveyConfig, SurveyConfigError
 from surveys.gateways.base import SmsGateway
 from surveys.gateways.kannel import KannelGateway
 from surveys.gateways.log import LogGateway
-from surveys.gateways.smpp import SmppGateway
 from surveys.service import SurveyService
 from surveys.store import SurveyStore
 from surveys.templates import load_templates
@@ -31,6 +30,8 @@ def build_gateway(settings: SurveysSettings, clock: Clock) -> SmsGateway:
             max_connections=max(settings.concurrency, 1),
         )
     if settings.gateway == "smpp":
+        from surveys.gateways.smpp import SmppGateway  # aiosmpplib is only needed for this gateway
+
         password = settings.smpp_password.get_secret_value()
         if len(password) > 8:
             raise SurveyConfigError("SWITCHBOARD_SURVEYS_SMPP_PASSWORD is longer than SMPP's 8 characters")

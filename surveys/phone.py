@@ -19,10 +19,14 @@ class InvalidNumber(ValueError):
     """A number phonenumbers (or a plain sanity check) rejects; ``str()`` says why."""
 
 
+class NoNumber(InvalidNumber):
+    """No caller number at all (withheld or empty)."""
+
+
 def parse_number(raw: str | None, default_region: str) -> PhoneInfo:
     """Check a caller number and return it as E.164 with region and time zones; raise InvalidNumber."""
     if raw is None or not raw.strip():
-        raise InvalidNumber("no number")
+        raise NoNumber("no number")
     text = raw.strip()
     if len(text) > MAX_RAW_LENGTH:
         raise InvalidNumber(f"number too long ({len(text)} characters)")

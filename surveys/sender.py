@@ -80,7 +80,21 @@ class SurveySender:
         )
         if not claimed:
             return DispatchStats(recovered=recovered)
-        verdicts = await self._verdicts(claimed, now)
+        try:
+            verdicts = await self._verdicts(claimed, now)
+        except Exception:
+            # Nothing reached the gateway yet: hand the surveys back rather than let them turn uncertain.
+            for record in claimed:
+                with contextlib.suppress(Exception):
+                    await self._store.transition(
+                        record.id,
+                        [SurveyState.SENDING],
+                        SurveyState.PENDING,
+                        attempts=record.attempts - 1,
+                        lease_owner=None,
+                        lease_until=None,
+                    )
+            raise
         tally = _Tally()
         limit = asyncio.Semaphore(self._config.concurrency)
         async with asyncio.TaskGroup() as group:

@@ -23,7 +23,7 @@ from surveys.model import (
     SurveyState,
     UnmatchedReason,
 )
-from surveys.phone import InvalidNumber, mask, parse_number
+from surveys.phone import InvalidNumber, NoNumber, mask, parse_number
 from surveys.policy import Plan, plan_survey
 from surveys.ports import CallEnded
 from surveys.replies import MAX_REPLY_CHARS, parse_reply
@@ -191,7 +191,7 @@ class SurveyService:
         try:
             phone = parse_number(event.caller_number, self.config.default_region)
         except InvalidNumber as exc:
-            reason = SkipReason.NO_NUMBER if str(exc) == "no number" else SkipReason.INVALID_NUMBER
+            reason = SkipReason.NO_NUMBER if isinstance(exc, NoNumber) else SkipReason.INVALID_NUMBER
             log.info("survey skipped call_id=%s reason=%s detail=%s", event.call_id, reason.value, exc)
             return Plan(reason), None, None
         plan = plan_survey(event, phone, self.config.policy)

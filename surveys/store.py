@@ -355,6 +355,8 @@ class SurveyStore:
         and only a prefix at its cap is handed out one slot at a time.
         """
         granted: dict[str, int] = {}
+        # A fixed order, so two controllers capping the same prefixes lock their rows in the same order.
+        wanted = dict(sorted(wanted.items()))
         async with self._sessions() as session, session.begin():
             insert = _insert_for(session)(PrefixCountRow)
             await session.execute(

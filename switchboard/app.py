@@ -21,6 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from acd.ami_glue import AmiAsteriskPort, AmiGlue
+from acd.errors import AcdError
 from acd.hold import HoldRoute
 from acd.importer import load_yaml
 from acd.repository import AcdRepository
@@ -121,6 +122,21 @@ async def _acd_config(settings: Settings, repository: AcdRepository) -> Any:
     return await repository.load_config()
 
 
+async def _recover_acd(acd: AcdService, timeout: float) -> None:  # noqa: ASYNC109 (a start-up bound)
+    """Rebuild the ACD's live state from Redis, the record and Asterisk's channels before serving.
+
+    Bounded: if it cannot finish in time the controller still starts, and the AMI resync marker that
+    follows every login reconciles again in order with the event stream.
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            await acd.recover()
+    except TimeoutError:
+        log.error("acd recovery did not finish within %gs; continuing, the AMI resync will retry", timeout)
+    except AcdError as exc:
+        log.error("acd recovery failed error=%s; continuing, the AMI resync will retry", exc)
+
+
 @contextlib.asynccontextmanager
 async def controller(settings: Settings, clock: Clock) -> AsyncIterator[Controller]:
     """Build and start every service; on exit stop them in reverse order."""
@@ -137,17 +153,19 @@ async def controller(settings: Settings, clock: Clock) -> AsyncIterator[Controll
         stack.push_async_callback(close_redis)
 
         ami = AmiClient.from_settings(settings.ami, clock)
-        with _ami_errors(settings):
-            await ami.start()
-        stack.push_async_callback(ami.close)
-
         repository = AcdRepository(sessions)
         store = AcdStore(
             redis, settings.acd.key_prefix, origin=new_id(), stream_maxlen=settings.acd.stream_maxlen
         )
         acd = AcdService(store, AmiAsteriskPort(ami), clock, settings.acd, repository=repository)
         await acd.load(await _acd_config(settings, repository))
+        # Subscribed before the login so that no event (nor the first resync marker) is missed.
         glue = AmiGlue(ami, acd)
+        stack.callback(glue.close)
+        with _ami_errors(settings):
+            await ami.start()
+        stack.push_async_callback(ami.close)
+        await _recover_acd(acd, settings.acd.recovery_timeout)
 
         flows = FlowRegistry(settings.ivr.flows_dir)
         report = flows.reload()
@@ -192,6 +210,7 @@ async def controller(settings: Settings, clock: Clock) -> AsyncIterator[Controll
         ctl.jobs = {
             "acd-events": glue.run,
             "acd-dispatcher": acd.dispatcher.run,
+            "acd-redis-watch": acd.watch_redis,
             "ivr-recorder": recorder.run,
             "flows-watch": lambda: flows.watch(clock, settings.ivr.flows_poll_seconds),
         }

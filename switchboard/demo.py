@@ -23,6 +23,7 @@ from typing import Any, TextIO
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from acd.errors import AcdError
 from acd.model import AgentState
 from ivr.store import CallRow
 from sim.emulator import AsteriskEmulator
@@ -200,7 +201,10 @@ async def run_demo(
                 ctl.http_port = sock.getsockname()[1]
                 emulator.set_global("SB_CONTROLLER", f"{demo.agi.host}:{ctl.agi.port}")
                 for agent_id in (await ctl.acd.config()).agents:
-                    await ctl.acd.login(agent_id)
+                    try:
+                        await ctl.acd.login(agent_id)
+                    except AcdError as exc:  # e.g. still on a call that survived a restart
+                        log.warning("demo agent not logged in agent=%s reason=%s", agent_id, exc)
                 traffic = Traffic(emulator, clock, rng, calls)
                 out.write(
                     f"switchboard demo: emulated Asterisk on 127.0.0.1:{emulator.ami_port}, "

@@ -122,8 +122,24 @@ class IvrSettings(_Section):
 class SpeechSettings(_Section):
     engine: Literal["pocketsphinx", "vosk", "none"] = Field("pocketsphinx", description="Speech engine")
     vosk_model_dir: Path | None = Field(None, description="Directory of a Vosk model (a site's language)")
-    workers: int = Field(2, ge=1, description="Concurrent recognitions (bounded worker pool)")
+    workers: int = Field(2, ge=1, le=64, description="Concurrent recognitions (bounded worker pool)")
     deadline: float = Field(0.8, gt=0, description="Seconds a recognition may take before keypad fallback")
+    pool: Literal["auto", "thread", "process"] = Field(
+        "auto", description="Worker kind; auto: processes for pocketsphinx (holds the GIL), threads for vosk"
+    )
+    max_waiting: int = Field(4, ge=0, le=1000, description="Recognitions that may wait for a busy worker")
+    max_audio_seconds: float = Field(30.0, gt=0, le=600, description="Longest stretch of a recording decoded")
+    pocketsphinx_model_dir: Path | None = Field(
+        None, description="PocketSphinx model directory; empty: the US English model in the wheel"
+    )
+    pocketsphinx_noise_snr_db: float = Field(
+        18.0, ge=0, le=60, description="Noise floor added under telephone speech before decoding (dB)"
+    )
+    pocketsphinx_confidence_center: float = Field(
+        -2.0, description="Grammar-vs-phone-loop score per frame that maps to confidence 0.5"
+    )
+    prompt_voice: str = Field("", description="espeak-ng voice for rendered prompts; empty: from the language")
+    prompt_speed: int = Field(150, ge=80, le=400, description="espeak-ng words per minute for prompts")
 
 
 class AcdSettings(_Section):
@@ -154,6 +170,12 @@ class AcdSettings(_Section):
     callback_offer_prompt: str = Field("sb/acd-callback-offer", description="Prompt offering a callback")
     callback_confirm_prompt: str = Field("sb/acd-callback-confirm", description="Prompt confirming callbacks")
     recovery_timeout: float = Field(5.0, gt=0, description="Seconds allowed to rebuild state after a restart")
+    connect_grace_seconds: float = Field(
+        10.0, gt=0, description="Seconds before a live controller's unsent assignment may be retaken"
+    )
+    redis_check_seconds: float = Field(
+        1.0, gt=0, description="Seconds between checks that Redis is up and kept its data (rebuild if not)"
+    )
 
 
 class SurveysSettings(_Section):

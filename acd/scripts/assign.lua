@@ -17,6 +17,8 @@ c.st = 'ringing'
 c.ag = ARGV[2]
 c.a = c.a + 1
 c.at = now
+c.rs = 0
+c.o = ARGV[6]
 local encoded = cjson.encode(c)
 redis.call('HSET', KEYS[1], ARGV[1], encoded)
 redis.call('ZREM', KEYS[2], ARGV[1])

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from acd.errors import AgentUnavailableError
-from acd.model import AgentState, CallStatus
+from acd.model import AgentState, Assignment, CallStatus, RoutingExplanation
 from acd.ports import (
     BridgeEntered,
     ChannelHungUp,
+    ChannelVariableSet,
     ContactChanged,
     DeviceStateChanged,
     DialEnded,
@@ -70,6 +71,7 @@ async def test_enqueued_call_is_redirected_to_connect_context_with_agent_endpoin
         "SB_AGENT_ID": "a1",
         "SB_AGENT_ENDPOINT": "PJSIP/101",
         "SB_RING_TIMEOUT": "15",
+        "SB_ATTEMPT": "1",
     }
     assert (await service.store.agent_status("a1")).state is AgentState.RINGING
 
@@ -273,10 +275,61 @@ async def test_unanswered_callback_keeps_its_place_and_frees_the_agent(
     assert (await service.store.agent_status("a1")).state is AgentState.READY
 
 
-async def test_caller_back_on_hold_without_dial_end_is_requeued(service, fake_asterisk, make_request):
+async def test_music_on_hold_starting_while_the_agent_rings_is_not_a_no_answer(
+    service, fake_asterisk, make_request
+):
+    # The caller reaches hold from the IVR after the ACD already picked an agent: that is not a no-answer.
     req = await ring(service, fake_asterisk, make_request)
     await service.handle(HoldStarted(req.channel, req.uniqueid))
-    assert (await service.store.get_call("c1")).status is CallStatus.WAITING
+    assert (await service.store.get_call("c1")).status is CallStatus.RINGING
+    assert (await service.store.agent_status("a1")).state is AgentState.RINGING
+
+
+async def test_caller_back_on_hold_after_this_attempt_is_requeued_and_agent_paused(
+    service, fake_asterisk, make_request
+):
+    req = await ring(service, fake_asterisk, make_request)
+    await service.handle(ChannelVariableSet(req.channel, req.uniqueid, "SB_RONA_ATTEMPT", "1:CHANUNAVAIL"))
+    call = await service.store.get_call("c1")
+    assert call.status is CallStatus.WAITING and call.attempts == 1
+    agent = await service.store.agent_status("a1")
+    assert agent.state is AgentState.PAUSED and agent.reason == "unavailable"
+
+
+async def test_no_answer_of_an_earlier_attempt_never_ends_the_current_one(
+    service, fake_asterisk, make_request
+):
+    req = await ring(service, fake_asterisk, make_request)
+    await service.handle(DialEnded(req.channel, req.uniqueid, "PJSIP/101-0001", "NOANSWER"))
+    await service.login("a3")
+    await service.dispatcher.run_pending()  # attempt 2 rings a3
+    call = await service.store.get_call("c1")
+    assert (call.status, call.agent_id, call.attempts) == (CallStatus.RINGING, "a3", 2)
+    # The dialplan's token for attempt 1 arrives late, then a DialEnd from the wrong phone.
+    await service.handle(ChannelVariableSet(req.channel, req.uniqueid, "SB_RONA_ATTEMPT", "1:NOANSWER"))
+    await service.handle(DialEnded(req.channel, req.uniqueid, "PJSIP/101-0001", "NOANSWER"))
+    call = await service.store.get_call("c1")
+    assert (call.status, call.agent_id, call.attempts) == (CallStatus.RINGING, "a3", 2)
+    assert (await service.store.agent_status("a3")).state is AgentState.RINGING
+
+
+async def test_redirect_of_a_superseded_assignment_is_never_sent(service, fake_asterisk, make_request):
+    await service.login("a1")
+    req = make_request("c1")
+    fake_asterisk.add_channel(req.channel, req.uniqueid)
+    await service.enqueue(req)
+    snap = await service.store.snapshot(["billing"])
+    (call,) = list(snap.head())
+    res = await service.store.assign(
+        call, "a1", service.clock.now(), service.clock.now(), RoutingExplanation("test", "test")
+    )
+    assert res.ok
+    # Before the connector runs, the call is taken back (e.g. by another controller's recovery).
+    await service.store.requeue(res.call, "a1", service.clock.now(), None, pause_reason=None, kind="test")
+    await service.on_assigned(
+        Assignment(res.call, "a1", "PJSIP/101", RoutingExplanation("test", "test"), service.clock.now(), 15)
+    )
+    assert fake_asterisk.named("redirect") == []
 
 
 async def test_unknown_queue_falls_back_instead_of_losing_the_caller(service, make_request):

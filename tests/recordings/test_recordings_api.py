@@ -399,3 +399,25 @@ async def test_fuzzed_requests_never_cause_a_server_error(api, calls, params, re
             f"/recordings/{path}/audio", headers={**SUPERVISOR, "Range": range_header}
         )
         assert response.status_code in (200, 206, 404, 416), (path, range_header, response.status_code)
+
+
+def test_each_route_states_its_role_with_the_real_guard() -> None:
+    from switchboard.users.model import Role
+    from switchboard.web.auth import RoleGuard, require_role
+
+    router = make_router(None, require_role=require_role)  # type: ignore[arg-type]
+    needs = {}
+    for route in router.routes:
+        guards = [d.call for d in route.dependant.dependencies if isinstance(d.call, RoleGuard)]  # type: ignore[attr-defined]
+        assert len(guards) == 1, route.path  # type: ignore[attr-defined]
+        for method in route.methods:  # type: ignore[attr-defined]
+            needs[(method, route.path)] = guards[0].minimum  # type: ignore[attr-defined]
+    assert needs == {
+        ("GET", "/recordings"): Role.AGENT,
+        ("GET", "/recordings/{recording_id}"): Role.AGENT,
+        ("GET", "/recordings/{recording_id}/audio"): Role.AGENT,
+        ("GET", "/recordings/{recording_id}/download"): Role.AGENT,
+        ("PUT", "/recordings/{recording_id}/legal-hold"): Role.SUPERVISOR,
+        ("GET", "/recordings/{recording_id}/audit"): Role.SUPERVISOR,
+        ("POST", "/recordings/{recording_id}/transcribe"): Role.SUPERVISOR,
+    }

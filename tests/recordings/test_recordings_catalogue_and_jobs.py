@@ -3,14 +3,15 @@ refused paths, reconciliation after missed events, and job claiming/leases acros
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from recordings.catalogue import RecordingCatalogue
-from recordings.model import RecordingState
-from recordings.queries import RecordingQueries
+from recordings.model import RecordingState, Speaker, TranscriptSegment
+from recordings.queries import RecordingFilter, RecordingQueries
 from recordings.store import RecordingStore
 from switchboard.clock import ManualClock
-from tests.recordings.rec_helpers import SOURCE, finished_recording, start_of
+from tests.recordings.rec_helpers import SOURCE, finished_recording, start_of, with_transcript
 
 
 async def test_started_recording_is_catalogued_with_its_local_path_and_call(
@@ -146,3 +147,28 @@ async def test_a_worker_that_lost_its_lease_cannot_overwrite_the_new_owners_resu
         rec_id, "slow", [], engine="x", size_bytes=1, duration_s=1, now=clock.now()
     )
     assert await store.complete(rec_id, "fast", [], engine="x", size_bytes=1, duration_s=1, now=clock.now())
+
+
+async def test_two_controllers_on_one_asterisk_catalogue_one_recording(
+    store: RecordingStore, rec_settings, queries: RecordingQueries, clock: ManualClock
+) -> None:
+    first = RecordingCatalogue.from_settings(store, rec_settings, clock)
+    second = RecordingCatalogue.from_settings(RecordingStore(store.sessions), rec_settings, clock)
+    ids = await asyncio.gather(
+        *(c.recording_started(start_of(clock, "9.1")) for c in (first, second, first, second))
+    )
+    assert len(set(ids)) == 1
+    assert (await queries.search(RecordingFilter())).total == 1
+
+
+async def test_a_new_mixmonitor_on_a_finished_file_restarts_that_recording(
+    catalogue: RecordingCatalogue, store: RecordingStore, queries: RecordingQueries, clock: ManualClock
+) -> None:
+    rec_id = await finished_recording(catalogue, clock, "9.2", agent_id="first")
+    await with_transcript(store, clock, rec_id, [TranscriptSegment(0, 1, Speaker.MIXED, "old audio", 0.5)])
+    again = await catalogue.recording_started(start_of(clock, "9.2", agent_id="second"))
+    assert again == rec_id
+    rec = await queries.get(rec_id)
+    assert rec is not None and rec.state is RecordingState.RECORDING and rec.agent_id == "second"
+    assert rec.ended_at is None and rec.engine is None and rec.started_at == clock.now()
+    assert await queries.transcript(rec_id) == []  # MixMonitor truncated the file: the old words are gone

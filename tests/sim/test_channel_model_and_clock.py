@@ -84,3 +84,23 @@ async def test_hundreds_of_concurrent_calls_each_start_and_end_once(make_emulato
     assert len(set(names)) == 400
     assert sorted(e.get("Channel") for e in recorder.named("Hangup")) == sorted(names)
     assert len(recorder.named("MusicOnHoldStart")) == len(recorder.named("MusicOnHoldStop")) == 400
+
+
+async def test_emulator_runs_on_a_scaled_clock_for_demos(tmp_path) -> None:
+    import asyncio
+
+    from sim.emulator import AsteriskEmulator
+    from switchboard.clock import ScaledClock
+
+    plan = tmp_path / "extensions.conf"
+    plan.write_text(PLAN)
+    emulator = AsteriskEmulator(ScaledClock(speed=100.0), dialplan_path=plan)
+    await emulator.start()
+    hung_up = asyncio.Event()
+    emulator.pbx.bus.subscribe(lambda event: event.name == "Hangup" and hung_up.set())
+    try:
+        channel = await emulator.place_call(ScriptedCaller(), context="long", exten="s")
+        await asyncio.wait_for(hung_up.wait(), timeout=10)  # 30 emulated seconds at 100x
+        assert emulator.channel(channel) is None
+    finally:
+        await emulator.stop()

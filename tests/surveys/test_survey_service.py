@@ -370,3 +370,17 @@ async def test_csat_results_per_agent_queue_and_day_with_csv(make_service, day_c
     )
     assert "'=cmd" in csv_text  # a formula in a name is defused for spreadsheets
     assert csv_text.splitlines()[-1].startswith("total,5,4,3,75,")
+
+
+async def test_two_controllers_sharing_the_outbox_send_each_survey_once(make_service, day_clock):
+    first, second = LogGateway(), LogGateway()
+    one = await make_service(gateway=first, min_days_between=0, batch_size=7, prefix_hourly_cap=1000)
+    two = await make_service(gateway=second, min_days_between=0, batch_size=7, prefix_hourly_cap=1000)
+    for i in range(40):
+        await one.on_call_ended(ended(day_clock, f"c{i}", f"+1212555{i:04d}"))
+    await day_clock.advance(5 * MIN)
+    for _ in range(8):
+        await asyncio.gather(one.dispatch_due(), two.dispatch_due())
+    sent = [sms.survey_id for sms in [*first.sent, *second.sent]]
+    assert len(sent) == 40 and len(set(sent)) == 40
+    assert first.sent and second.sent  # both really took part

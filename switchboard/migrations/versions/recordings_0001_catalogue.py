@@ -66,7 +66,7 @@ def upgrade() -> None:
         sa.Column("agent_id", sa.String(64), nullable=True),
         sa.Column("caller_number", sa.String(80), nullable=False),
         sa.Column("caller_name", sa.String(128), nullable=False),
-        sa.Column("asterisk_path", sa.String(1024), nullable=False),
+        sa.Column("asterisk_path", sa.String(512), nullable=False),
         sa.Column("local_path", sa.String(1024), nullable=True),
         sa.Column("started_at", TS, nullable=False),
         sa.Column("ended_at", TS, nullable=True),
@@ -86,19 +86,19 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recordings")),
+        sa.UniqueConstraint("source", "uniqueid", "asterisk_path", name="uq_recordings_source_uniqueid_path"),
     )
     op.create_index(op.f("ix_recordings_agent_id"), "recordings", ["agent_id"])
     op.create_index(op.f("ix_recordings_call_id"), "recordings", ["call_id"])
     op.create_index(op.f("ix_recordings_delete_after"), "recordings", ["delete_after"])
     op.create_index(op.f("ix_recordings_started_at"), "recordings", ["started_at"])
-    op.create_index("ix_recordings_source_uniqueid", "recordings", ["source", "uniqueid"])
     op.create_index("ix_recordings_state_next_attempt_at", "recordings", ["state", "next_attempt_at"])
 
     op.create_table(
         "recording_legs",
         sa.Column("recording_id", sa.String(26), nullable=False),
         sa.Column("speaker", sa.String(16), nullable=False),
-        sa.Column("asterisk_path", sa.String(1024), nullable=False),
+        sa.Column("asterisk_path", sa.String(512), nullable=False),
         sa.Column("local_path", sa.String(1024), nullable=True),
         sa.ForeignKeyConstraint(
             ["recording_id"],
@@ -162,7 +162,6 @@ def downgrade() -> None:
     op.drop_table("recording_segments")
     op.drop_table("recording_legs")
     op.drop_index("ix_recordings_state_next_attempt_at", table_name="recordings")
-    op.drop_index("ix_recordings_source_uniqueid", table_name="recordings")
     op.drop_index(op.f("ix_recordings_started_at"), table_name="recordings")
     op.drop_index(op.f("ix_recordings_delete_after"), table_name="recordings")
     op.drop_index(op.f("ix_recordings_call_id"), table_name="recordings")
