@@ -45,7 +45,7 @@ SortKey = Literal[
     "-caller_number",
 ]
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # control characters are never a valid id, queue or number
-RecordingId = Annotated[str, Path(max_length=64, description="The recording's id (a ULID)")]
+RecordingId = Annotated[str, Path(description="The recording's id (a ULID); anything else is 404")]
 
 
 class SegmentOut(BaseModel):

@@ -1,5 +1,8 @@
 """WAV files as MixMonitor writes them: header checks that name what is wrong, PCM reads and resampling.
 
+Resampling is the speech helper's (``ivr.speech.audio``); this module adds what whole call recordings need:
+checks that name what is wrong with a file, and reads of any length.
+
 Asterisk writes the sizes in a WAV header only when it closes the file, so a file whose header still
 says 0 was never finished (Asterisk died mid-call), and a header that promises more audio than the file
 holds means the file was cut short. Both are reported as :class:`BadAudio` with a reason a person can act
@@ -8,15 +11,16 @@ on; a file that is not there is :class:`MissingAudio`. Nothing here raises anyth
 
 from __future__ import annotations
 
-import array
 import os
 import stat
 import struct
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from ivr.speech.audio import downsample_2x, upsample_2x
+
+_BLOCK: Final = 16000 * 2 * 10  # 10 s of 16 kHz audio, a whole number of sample pairs
 PCM_FORMAT: Final = 1
 EXTENSIBLE_FORMAT: Final = 0xFFFE
 SUPPORTED_RATES: Final = (8000, 16000)
@@ -121,49 +125,18 @@ def read_pcm(path: Path, info: WavInfo | None = None) -> tuple[bytes, int]:
     return data, info.sample_rate
 
 
-def _samples(pcm: bytes) -> array.array[int]:
-    samples = array.array("h")
-    samples.frombytes(pcm[: len(pcm) - (len(pcm) & 1)])
-    if sys.byteorder == "big":
-        samples.byteswap()
-    return samples
-
-
-def _bytes(samples: array.array[int]) -> bytes:
-    if sys.byteorder == "big":
-        samples = array.array("h", samples)
-        samples.byteswap()
-    return samples.tobytes()
-
-
 def upsample_8k_to_16k(pcm: bytes) -> bytes:
-    """Double the sample rate by linear interpolation (PocketSphinx's English model is 16 kHz only)."""
-    a = _samples(pcm)
-    if not a:
-        return b""
-    out = array.array("h", bytes(4 * len(a)))
-    out[0::2] = a
-    following = a[1:]
-    following.append(a[-1])
-    out[1::2] = array.array("h", map(lambda x, y: (x + y) >> 1, a, following))
-    return _bytes(out)
-
-
-def downsample_16k_to_8k(pcm: bytes) -> bytes:
-    """Halve the sample rate by averaging sample pairs (a crude low-pass that is enough for speech)."""
-    a = _samples(pcm)
-    evens, odds = a[0::2], a[1::2]
-    if len(evens) > len(odds):
-        odds.append(evens[-1])
-    return _bytes(array.array("h", map(lambda x, y: (x + y) >> 1, evens, odds)))
+    """8 kHz -> 16 kHz (the speech helper's half-band filter; PocketSphinx's English model is 16 kHz)."""
+    return upsample_2x(pcm)
 
 
 def pcm_8k(pcm: bytes, rate: int) -> bytes:
-    """PCM at 8 kHz, the rate every Transcriber takes."""
+    """PCM at 8 kHz, the rate every Transcriber takes (a ``wav16`` recording is filtered down in blocks,
+    because the filter holds its whole input as Python floats and a call can last an hour)."""
     if rate == 8000:
         return pcm
     if rate == 16000:
-        return downsample_16k_to_8k(pcm)
+        return b"".join(downsample_2x(pcm[i : i + _BLOCK]) for i in range(0, len(pcm), _BLOCK))
     raise BadAudio(f"unsupported sample rate {rate} Hz")
 
 

@@ -137,7 +137,8 @@ class PocketSphinxTranscriber:
         d.start_utt()
         d.process_raw(pcm16k, full_utt=True)
         d.end_utt()
-        words = [(_sphinx_word(w.word), w.start_frame, w.end_frame, w.prob) for w in d.seg()]
+        # seg() is None (not empty) when the search found no path through the utterance at all.
+        words = [(_sphinx_word(w.word), w.start_frame, w.end_frame, w.prob) for w in d.seg() or ()]
         words = [w for w in words if w[0]]
         if not words:
             return None

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from acd.ami_glue import AmiAsteriskPort, AmiGlue
 from acd.errors import AcdError
 from acd.hold import HoldRoute
 from acd.importer import load_yaml
+from acd.metrics_io import AcdMetrics
 from acd.repository import AcdRepository
 from acd.service import AcdService
 from acd.store import AcdStore
@@ -63,6 +65,9 @@ class Controller:
     ivr_store: SqlIvrStore
     http_port: int = 0
     jobs: dict[str, Job] = field(default_factory=dict)
+    sessions: Any = None  # async_sessionmaker: the web layer's users and the ACD metrics read SQL with it
+    redis: Any = None  # redis.asyncio.Redis: failed sign-ins are counted there
+    acd_metrics: AcdMetrics | None = None
 
     async def components(self) -> dict[str, ComponentState]:
         """Each dependency's state for /health."""
@@ -206,8 +211,12 @@ async def controller(settings: Settings, clock: Clock) -> AsyncIterator[Controll
             await agi.start()
         stack.push_async_callback(agi.close)
 
-        ctl = Controller(settings, clock, ami, acd, agi, flows, runner, ivr_store)
+        ctl = Controller(
+            settings, clock, ami, acd, agi, flows, runner, ivr_store, sessions=sessions, redis=redis
+        )
+        ctl.acd_metrics = AcdMetrics(acd, sessions, clock)
         ctl.jobs = {
+            "acd-metrics": ctl.acd_metrics.run_sampler,
             "acd-events": glue.run,
             "acd-dispatcher": acd.dispatcher.run,
             "acd-redis-watch": acd.watch_redis,
@@ -247,8 +256,20 @@ def bind_http(settings: Settings) -> socket.socket:
 
 
 def build_http_app(ctl: Controller) -> FastAPI:
-    """The FastAPI app for this controller (routers of each feature are mounted here)."""
-    return create_http_app(components=ctl.components)
+    """The web app for this controller: the shell (sign-in, roles, users) and each feature's routers."""
+    from acd.api import make_acd_routers
+    from switchboard.users.factory import build_user_services
+    from switchboard.web import require_role
+    from switchboard.web.app import create_web_app
+
+    if ctl.sessions is None:  # a controller built without a database: health only
+        return create_http_app(components=ctl.components)
+    users = build_user_services(ctl.settings.web, ctl.sessions, ctl.clock, redis=ctl.redis)
+    metrics = ctl.acd_metrics or AcdMetrics(ctl.acd, ctl.sessions, ctl.clock)
+    routers = make_acd_routers(ctl.acd, ctl.acd.repository, metrics, require_role=require_role)
+    app = create_web_app(ctl.settings, users, routers=routers, components=ctl.components)
+    weakref.finalize(app, users.close)  # the password-hashing threads go with the app
+    return app
 
 
 async def serve_http(app: FastAPI, sock: socket.socket) -> None:

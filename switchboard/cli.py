@@ -1,4 +1,4 @@
-"""The ``switchboard`` command: serve, demo, db upgrade, config show.
+"""The ``switchboard`` command: serve, demo, db upgrade, config show, users, asterisk pjsip.
 
 Problems the operator can fix print as one line ``switchboard: error: ...`` with exit code 2; Ctrl-C exits
 130 without a traceback; SIGTERM stops as gracefully as Ctrl-C and exits 0. Only real bugs show tracebacks.
@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     from switchboard.users.cli import add_users_parser
 
     add_users_parser(commands, common)
+    from acd.pjsip_render import add_asterisk_parser
+
+    add_asterisk_parser(commands, common)
     return parser
 
 
@@ -167,6 +170,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if settings.general.log_level != "DEBUG":  # like db: print the result, not the log chatter
             logging.getLogger().setLevel(logging.WARNING)
         return run_users_command(args, settings)
+    if args.command == "asterisk":
+        from acd.pjsip_render import run_asterisk_command
+
+        if settings.general.log_level != "DEBUG":  # the command prints its result and the new secrets
+            logging.getLogger().setLevel(logging.WARNING)
+        return run_asterisk_command(args, settings)
     if args.command == "serve":
         return _run_app("run_serve", settings)
     if args.command == "demo":

@@ -170,6 +170,31 @@ class AcdSettings(_Section):
     callback_offer_prompt: str = Field("sb/acd-callback-offer", description="Prompt offering a callback")
     callback_confirm_prompt: str = Field("sb/acd-callback-confirm", description="Prompt confirming callbacks")
     recovery_timeout: float = Field(5.0, gt=0, description="Seconds allowed to rebuild state after a restart")
+    short_abandon_seconds: float = Field(
+        5.0, ge=0, description="Callers hanging up sooner than this are not counted in service level/abandons"
+    )
+    metrics_timezone: str = Field("UTC", description="Time zone whose midnight starts the 'today' metrics window")
+    metrics_recent_minutes: int = Field(
+        15, ge=1, le=1440, description="Length of the recent window /metrics reports beside 'today'"
+    )
+    metrics_sample_seconds: float = Field(
+        5.0, gt=0, le=300, description="How often agent states are sampled for occupancy"
+    )
+    pjsip_include: Path = Field(
+        Path("var/asterisk/pjsip_switchboard_agents.conf"),
+        description="File `switchboard asterisk pjsip` writes (pjsip.conf includes it; /etc/asterisk/ on a PBX)",
+    )
+    pjsip_realm: str = Field(
+        "switchboard", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="SIP digest realm agents' phones see"
+    )
+    pjsip_digest: Literal["password_digest", "md5_cred"] = Field(
+        "password_digest",
+        description="Hashed secrets: password_digest (SHA-256+MD5, Asterisk >= 20.12/21.7/22.2) or md5_cred",
+    )
+    pjsip_transport: str = Field(
+        "", pattern=r"^[A-Za-z0-9_.-]{0,64}$", description="Transport for agent endpoints (e.g. transport-tls)"
+    )
+    pjsip_srtp: bool = Field(False, description="Agent endpoints require SRTP (SDES; use with TLS transport)")
     connect_grace_seconds: float = Field(
         10.0, gt=0, description="Seconds before a live controller's unsent assignment may be retaken"
     )

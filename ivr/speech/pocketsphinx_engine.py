@@ -85,6 +85,11 @@ LOOP_WORD = "_loop_{}"
 FRAME = 160  # 20 ms at 8 kHz
 SILENT_RMS = 30.0  # about -60 dBFS: nothing a caller said
 MAX_GRAMMARS = 64
+CARRIER_PROB = 0.1
+# what callers wrap a menu choice in; recognised, then dropped from the answer
+PREFIXES = (("i", "want"), ("i", "want", "to"), ("i'd", "like"), ("i'd", "like", "to"), ("i", "need"),
+            ("i", "need", "to"), ("please",))  # fmt: skip
+SUFFIXES = (("please",), ("thanks",), ("thank", "you"))
 NOISE_TABLE = 16_000
 
 
@@ -98,8 +103,10 @@ class PocketSphinxSpec:
     trim_db: float = 35.0
     trim_margin_s: float = 0.3
     garbage_phone_prob: float = 1e-3
-    confidence_center: float = -2.0
-    confidence_scale: float = 4.0
+    confidence_center: float = -1.4
+    confidence_scale: float = 4.6
+    coverage_weight: float = 5.6
+    coverage_center: float = 0.8
     beam: float = 1e-60
     wbeam: float = 1e-40
     pbeam: float = 1e-60
@@ -131,15 +138,25 @@ class PocketSphinxEngine:
         if not table or audio is None:
             return Recognition("", 0.0, self.name, time.perf_counter() - started)
         decoder = self._decoder()
-        search, paths = decoder.grammar(table, self._pronunciations)
-        if search is None:
-            return Recognition("", 0.0, self.name, time.perf_counter() - started)
-        words, score, speech_frames = decoder.decode(search, audio)
-        phrase = paths.get(words, "")
-        confidence = 0.0
-        if phrase:
-            confidence = self._confidence(decoder, audio, score, speech_frames)
+        phrase, confidence = self._grammar_pass(decoder, table, audio, carriers=False)
+        if confidence < 0.5:
+            # callers wrap choices in words ("restart please", "I'd like billing"): a second look allows them
+            again, again_confidence = self._grammar_pass(decoder, table, audio, carriers=True)
+            if again and again_confidence > confidence:
+                phrase, confidence = again, again_confidence
         return Recognition(phrase, confidence, self.name, time.perf_counter() - started)
+
+    def _grammar_pass(
+        self, decoder: _Decoder, table: dict[tuple[str, ...], str], audio: bytes, *, carriers: bool
+    ) -> tuple[str, float]:
+        search, paths = decoder.grammar(table, self._pronunciations, carriers=carriers)
+        if search is None:
+            return "", 0.0
+        words, score, word_frames = decoder.decode(search, audio)
+        phrase = paths.get(_strip_carriers(words, paths) if carriers else words, "")
+        if not phrase:
+            return "", 0.0
+        return phrase, self._confidence(decoder, audio, score, word_frames)
 
     def recognize_free(self, pcm16_8k: bytes) -> Recognition:
         started = time.perf_counter()
@@ -147,18 +164,26 @@ class PocketSphinxEngine:
         if audio is None:
             return Recognition("", 0.0, self.name, time.perf_counter() - started)
         decoder = self._decoder()
-        words, score, speech_frames = decoder.decode(decoder.free_search(), audio)
-        text = " ".join(w for w in words if not _is_filler(w))
-        confidence = self._confidence(decoder, audio, score, speech_frames) if text else 0.0
+        words, score, word_frames = decoder.decode(decoder.free_search(), audio)
+        text = " ".join(words)
+        confidence = self._confidence(decoder, audio, score, word_frames) if text else 0.0
         return Recognition(text, confidence, self.name, time.perf_counter() - started)
 
-    def _confidence(self, decoder: _Decoder, audio: bytes, score: float, speech_frames: int) -> float:
-        _, loop_score, _ = decoder.decode(decoder.loop_search(), audio)
+    def _confidence(self, decoder: _Decoder, audio: bytes, score: float, word_frames: int) -> float:
+        """How much better the words explain the speech than any phone sequence, and how much they cover.
+
+        A grammar forced onto other speech loses to the free phone loop (score ratio), and speech the
+        grammar cannot explain is left to silence (coverage of the loop's speech frames by words).
+        """
+        _, loop_score, loop_frames = decoder.decode(decoder.loop_search(), audio)
         if score == -math.inf or loop_score == -math.inf:
             return 0.0
-        llr = (score - loop_score) / max(speech_frames, 10)
-        x = (llr - self.spec.confidence_center) / self.spec.confidence_scale
-        return clamp01(1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x)))))
+        spec = self.spec
+        llr = (score - loop_score) / max(loop_frames, 10)
+        coverage = min(1.0, word_frames / max(loop_frames, 1))
+        z = (llr - spec.confidence_center) / spec.confidence_scale
+        z += spec.coverage_weight * (coverage - spec.coverage_center)
+        return clamp01(1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))))
 
     def _decoder(self) -> _Decoder:
         decoder = getattr(self._local, "decoder", None)
@@ -233,10 +258,10 @@ class _Decoder:
         return "free"
 
     def grammar(
-        self, table: dict[tuple[str, ...], str], pronunciations: Any
+        self, table: dict[tuple[str, ...], str], pronunciations: Any, *, carriers: bool = False
     ) -> tuple[str | None, dict[tuple[str, ...], str]]:
         """The search for these phrases (built once, kept in a small LRU) and word-path -> phrase."""
-        key = tuple(table)
+        key = (carriers, *table)
         cached = self._grammars.get(key)
         if cached is not None:
             self._grammars.move_to_end(key)
@@ -251,23 +276,29 @@ class _Decoder:
         if paths:
             self._serial += 1
             search = f"g{self._serial}"
-            transitions: list[tuple[Any, ...]] = []
-            state = 2
-            for words in paths:
-                prev = 0
-                for i, word in enumerate(words):
-                    nxt = 1 if i == len(words) - 1 else state
-                    if nxt == state:
-                        state += 1
-                    transitions.append((prev, nxt, 1.0 / len(paths) if i == 0 else 1.0, word))
-                    prev = nxt
-            self.ps.add_fsg(search, self.ps.create_fsg(search, 0, 1, transitions))
+            around = self._carriers(paths, pronunciations) if carriers else ([], [])
+            self.ps.add_fsg(search, self.ps.create_fsg(search, 0, 1, _transitions(paths, *around)))
         self._grammars[key] = (search, paths)
         while len(self._grammars) > MAX_GRAMMARS:
             _, (old, _) = self._grammars.popitem(last=False)
             if old is not None:
                 self.ps.remove_search(old)
         return search, paths
+
+    def _carriers(
+        self, paths: dict[tuple[str, ...], str], pronunciations: Any
+    ) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+        """Carrier words allowed around a phrase ("I'd like ... please"), minus any that are menu words."""
+        menu_words = {w for words in paths for w in words}
+
+        def usable(seqs: tuple[tuple[str, ...], ...]) -> list[tuple[str, ...]]:
+            return [
+                seq
+                for seq in seqs
+                if not (set(seq) & menu_words) and all(self._ensure_word(w, pronunciations) for w in seq)
+            ]
+
+        return usable(PREFIXES), usable(SUFFIXES)
 
     def _ensure_word(self, word: str, pronunciations: Any) -> bool:
         known = self._known.get(word)
@@ -305,14 +336,62 @@ class _Decoder:
         score = math.log(hyp.score) / self._log_base if hyp.score > 0 else -math.inf
         frames = 0
         for seg in ps.seg() or ():
-            if not _is_filler(seg.word):
+            if not _is_silence(seg.word):
                 frames += seg.end_frame - seg.start_frame + 1
-        words = tuple(_base_word(w) for w in hyp.hypstr.split() if not _is_filler(w))
+        words = tuple(_base_word(w) for w in hyp.hypstr.split() if not _is_silence(w) and not _is_loop(w))
         return words, score, frames
 
 
-def _is_filler(word: str) -> bool:
-    return word.startswith(("<", "[", "+", "_loop"))
+def _transitions(
+    paths: dict[tuple[str, ...], str], prefixes: list[tuple[str, ...]], suffixes: list[tuple[str, ...]]
+) -> list[tuple[Any, ...]]:
+    """FSG: start(0) -> [carrier prefix] -> (2) -> one phrase -> (3) -> [carrier suffix] -> final(1)."""
+    out: list[tuple[Any, ...]] = []
+    state = 4
+
+    def chain(src: int, dst: int, words: tuple[str, ...], prob: float) -> None:
+        nonlocal state
+        prev = src
+        for i, word in enumerate(words):
+            nxt = dst if i == len(words) - 1 else state
+            if nxt == state:
+                state += 1
+            out.append((prev, nxt, prob if i == 0 else 1.0, word))
+            prev = nxt
+
+    for src, dst, carriers in ((0, 2, prefixes), (3, 1, suffixes)):
+        out.append((src, dst, 1.0 - CARRIER_PROB if carriers else 1.0))
+        for seq in carriers:
+            chain(src, dst, seq, CARRIER_PROB / len(carriers))
+    for words in paths:
+        chain(2, 3, words, 1.0 / len(paths))
+    return out
+
+
+def _is_silence(word: str) -> bool:
+    """Silence and noise fillers (and PocketSphinx's empty transitions)."""
+    return word.startswith(("<", "[", "+", "(NULL)"))
+
+
+def _is_loop(word: str) -> bool:
+    return word.startswith("_loop_")
+
+
+def _strip_carriers(words: tuple[str, ...], paths: dict[tuple[str, ...], str]) -> tuple[str, ...]:
+    """The phrase inside "I'd like <phrase> please" (the words unchanged when no carrier fits)."""
+    if words in paths:
+        return words
+    heads = {(), *PREFIXES}
+    tails = {(), *SUFFIXES}
+    for i in range(len(words)):
+        if words[:i] not in heads:
+            continue
+        for j in range(len(words) - i):
+            if words[len(words) - j :] in tails if j else True:
+                middle = words[i : len(words) - j]
+                if middle in paths:
+                    return middle
+    return words
 
 
 def _base_word(word: str) -> str:

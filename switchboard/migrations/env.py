@@ -21,11 +21,17 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     return False
 
 
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    # Tables a migration creates by hand (SQLite FTS5 shadow tables) are not the ORM's to drop.
+    return name not in target_metadata.info.get("unmanaged_names", ())
+
+
 def configure(**kwargs: Any) -> None:
     context.configure(
         target_metadata=target_metadata,
         render_item=render_item,
         compare_type=True,
+        include_name=include_name,
         **kwargs,
     )
 

@@ -200,6 +200,7 @@ TRAVERSALS = [
     "%2Fetc%2Fpasswd",
     "~root",
     "%2E%2E%5C%2E%2E%5Cwindows",
+    "..%2F" * 40 + "etc%2Fpasswd",
 ]
 
 
@@ -219,6 +220,12 @@ async def test_path_traversal_ids_are_404_without_touching_the_file_system(api, 
     assert not [p for p in OpenedPaths.seen if "monitor" in p or "passwd" in p or "40.1" in p], (
         OpenedPaths.seen
     )
+    OpenedPaths.armed = True  # control: the hook does see the file a real id opens
+    try:
+        assert (await client.get(f"/recordings/{calls['a1']}/audio", headers=SUPERVISOR)).status_code == 200
+    finally:
+        OpenedPaths.armed = False
+    assert str(local_dir / "sb-40.1.wav") in OpenedPaths.seen
 
 
 async def test_guessed_ids_are_404_and_a_real_one_plays(api, calls) -> None:
@@ -387,7 +394,7 @@ async def test_openapi_schema_lists_the_routes(api) -> None:
         st.text(max_size=30),
         max_size=5,
     ),
-    rec_id=st.text(max_size=40),
+    rec_id=st.text(max_size=100),
     range_header=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
 )
 async def test_fuzzed_requests_never_cause_a_server_error(api, calls, params, rec_id, range_header) -> None:

@@ -13,7 +13,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recordings.audio import BadAudio, MissingAudio, inspect_wav, read_pcm, upsample_8k_to_16k, write_wav
+from recordings.audio import (
+    BadAudio,
+    MissingAudio,
+    inspect_wav,
+    pcm_8k,
+    read_pcm,
+    upsample_8k_to_16k,
+    write_wav,
+)
 from recordings.http_range import ByteRange, RangeNotSatisfiable, parse_range
 from recordings.model import Speaker, is_recording_id
 from recordings.paths import PathMapper, UnsafePath, default_asterisk_path, leg_path
@@ -186,11 +194,18 @@ def test_empty_recording_is_valid_and_zero_seconds(tmp_path: Path) -> None:
     assert inspect_wav(path).duration_s == 0.0
 
 
-def test_upsampling_doubles_the_samples_and_interpolates() -> None:
+def test_resampling_keeps_duration_and_a_16k_recording_comes_down_to_8k_in_blocks() -> None:
     pcm = struct.pack("<4h", 0, 100, -100, 32767)
-    out = struct.unpack("<8h", upsample_8k_to_16k(pcm))
-    assert out == (0, 50, 100, 0, -100, 16333, 32767, 32767)
+    assert len(upsample_8k_to_16k(pcm)) == 2 * len(pcm)
     assert upsample_8k_to_16k(b"") == b""
+    long_16k = struct.pack("<h", 1000) * (16000 * 25 + 1)  # 25 s and an odd sample: three blocks
+    down = pcm_8k(long_16k, 16000)
+    assert len(down) == 2 * (8000 * 25 + 1)
+    middle = struct.unpack(f"<{len(down) // 2}h", down)[100:-100]
+    assert all(abs(v - 1000) <= 2 for v in middle[::997])  # DC passes the low-pass filter unchanged
+    assert pcm_8k(pcm, 8000) == pcm
+    with pytest.raises(BadAudio):
+        pcm_8k(pcm, 44100)
 
 
 def test_sox_agrees_on_duration(tmp_path: Path, tts) -> None:

@@ -1,0 +1,127 @@
+"""ACD API fixtures: the real web app (shell, roles, users) with the ACD routers on SQL and Redis.
+
+``acd_api`` runs each test on SQLite and on PostgreSQL (the ``database_url`` fixture), with the real Redis,
+a ManualClock and one signed-in user per role: agents ``agent1`` (ACD agent a1) and ``agent2`` (a2), a
+supervisor and an admin, each with an API token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from acd.api import make_acd_routers
+from acd.metrics_io import AcdMetrics
+from acd.model import AcdConfig
+from acd.repository import AcdRepository
+from acd.service import AcdService
+from acd.store import AcdStore
+from switchboard.clock import ManualClock
+from switchboard.ids import new_id
+from switchboard.settings import AcdSettings, Settings
+from switchboard.users.factory import UserServices, build_user_services
+from switchboard.users.model import Role
+from switchboard.web import require_role
+from switchboard.web.app import create_web_app
+from tests.acd.conftest import FakeAsterisk, make_config
+from tests.web.webkit import cheap_hasher
+
+PASSWORD = "long-enough-password-1"
+
+
+@dataclass
+class ApiUser:
+    username: str
+    role: Role
+    agent_id: str | None
+    token: str
+
+    @property
+    def bearer(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class AcdApiKit:
+    """The app under test and what is behind it."""
+
+    app: FastAPI
+    service: AcdService
+    repository: AcdRepository
+    metrics: AcdMetrics
+    sessions: async_sessionmaker[AsyncSession]
+    users_services: UserServices
+    clock: ManualClock
+    users: dict[str, ApiUser]
+
+    @property
+    def store(self) -> AcdStore:
+        return self.service.store
+
+    def client(self) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=self.app, client=("127.0.0.1", 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
+
+    def auth(self, who: str) -> dict[str, str]:
+        return self.users[who].bearer
+
+    async def request(self, who: str | None, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**kwargs.pop("headers", {}), **(self.auth(who) if who else {})}
+        async with self.client() as client:
+            return await client.request(method, path, headers=headers, **kwargs)
+
+
+async def build_kit(
+    engine: AsyncEngine,
+    database_url: str,
+    redis: aioredis.Redis,
+    clock: ManualClock,
+    config: AcdConfig | None = None,
+    acd_settings: AcdSettings | None = None,
+) -> AcdApiKit:
+    """The web app with the ACD routers on an upgraded database and a flushed Redis."""
+    from switchboard.db import session_factory
+
+    sessions = session_factory(engine)
+    repository = AcdRepository(sessions)
+    await repository.save_config(config or make_config())
+    prefix = f"sbtest-api-{new_id()[-8:].lower()}"
+    acd_settings = acd_settings or AcdSettings(key_prefix=prefix)
+    store = AcdStore(redis, acd_settings.key_prefix, origin="api-test")
+    service = AcdService(store, FakeAsterisk(), clock, acd_settings, repository=repository, listen=False)
+    await service.load()
+    metrics = AcdMetrics(service, sessions, clock)
+    settings = Settings(database={"url": database_url}, http={"host": "127.0.0.1", "port": 0})
+    users_services = build_user_services(settings.web, sessions, clock, hasher=cheap_hasher())
+    users: dict[str, ApiUser] = {}
+    for username, role, agent_id in (
+        ("agent1", Role.AGENT, "a1"),
+        ("agent2", Role.AGENT, "a2"),
+        ("supervisor1", Role.SUPERVISOR, None),
+        ("admin1", Role.ADMIN, None),
+    ):
+        user = await users_services.accounts.add(username, PASSWORD, role, agent_id)
+        token = await users_services.authenticator.create_token(user.id, "tests")
+        users[username] = ApiUser(username, role, agent_id, token.secret)
+    routers = make_acd_routers(service, repository, metrics, require_role=require_role)
+    app = create_web_app(settings, users_services, routers=routers)
+    return AcdApiKit(app, service, repository, metrics, sessions, users_services, clock, users)
+
+
+@pytest.fixture
+async def acd_api(
+    db_engine: AsyncEngine, database_url: str, redis_client: aioredis.Redis, clock: ManualClock
+) -> AsyncIterator[AcdApiKit]:
+    kit = await build_kit(db_engine, database_url, redis_client, clock)
+    try:
+        yield kit
+    finally:
+        kit.users_services.close()
+
