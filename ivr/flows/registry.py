@@ -174,7 +174,12 @@ class FlowRegistry:
             log.warning("flow problem %s", format_problem(problem))
 
     async def watch(self, clock: Clock, interval: float = 2.0) -> None:
-        """Poll the directory forever; reload (in a worker thread) when a file changes."""
+        """Poll the directory forever; reload (in a worker thread) when a file changes. ``interval`` 0 (the
+        ``ivr.flows_poll_seconds`` setting's "never") parks without polling: returning would only make a
+        supervisor restart it, and a zero-second poll would spin a worker thread flat out."""
+        if interval <= 0:
+            log.info("flow files are not watched (poll interval 0) directory=%s", self.directory)
+            await asyncio.Event().wait()
         while True:
             await clock.sleep(interval)
             try:

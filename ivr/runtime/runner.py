@@ -180,6 +180,10 @@ class FlowRunner:
 
     def _hung_up(self, state: CallState) -> None:
         at = where(state)
+        if state.node is not None and state.node_begun is not None:
+            # the path ends where the caller gave up (and how long they listened there)
+            self.io.step(state, state.node_begun, state.node, state.node_kind, input="hangup",
+                         result="resolved" if state.resolved_by else "abandoned")  # fmt: skip
         if state.resolved_by is not None:
             # the caller said the fix worked and hung up during the goodbye: still a deflection
             state.finish(Outcome.RESOLVED, f"resolved by {state.resolved_by}; caller hung up at {at}")
@@ -231,6 +235,8 @@ class FlowRunner:
             if node is None:
                 raise FlowError(f"flow '{current.name}' has no node '{node_id}'")
             state.node = node_id
+            state.node_kind = str(getattr(node, "kind", ""))
+            state.node_begun = self.io.begin()
             if self.observer is not None:
                 self.observer(state.call_id, current.name, node_id)
             nxt = await self.nodes.run_node(channel, state, node_id, node)

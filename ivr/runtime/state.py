@@ -48,6 +48,8 @@ class CallState:
     sensitive: set[str] = field(default_factory=set)
     steps: list[IvrStep] = field(default_factory=list)
     node: str | None = None
+    node_kind: str = ""
+    node_begun: tuple[datetime, float] | None = None  # when the current node started (wall, monotonic)
     outcome: Outcome | None = None
     detail: str = ""
     recordings: int = 0

@@ -91,6 +91,7 @@ PREFIXES = (("i", "want"), ("i", "want", "to"), ("i'd", "like"), ("i'd", "like",
             ("i", "need", "to"), ("please",))  # fmt: skip
 SUFFIXES = (("please",), ("thanks",), ("thank", "you"))
 NOISE_TABLE = 16_000
+VOTE_OFFSET = 5003  # each extra vote hears the same recording under a different stretch of noise
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class PocketSphinxSpec:
     wbeam: float = 1e-40
     pbeam: float = 1e-60
     pip: float = 2.0
+    votes: int = 1
 
     def build(self) -> PocketSphinxEngine:
         return PocketSphinxEngine(self)
@@ -134,16 +136,23 @@ class PocketSphinxEngine:
     def recognize_grammar(self, pcm16_8k: bytes, phrases: Sequence[str]) -> Recognition:
         started = time.perf_counter()
         table = grammar_table(phrases)
-        audio = condition(pcm16_8k, self.spec)
-        if not table or audio is None:
+        if not table:
             return Recognition("", 0.0, self.name, time.perf_counter() - started)
         decoder = self._decoder()
-        phrase, confidence = self._grammar_pass(decoder, table, audio, carriers=False)
-        if confidence < 0.5:
-            # callers wrap choices in words ("restart please", "I'd like billing"): a second look allows them
-            again, again_confidence = self._grammar_pass(decoder, table, audio, carriers=True)
-            if again and again_confidence > confidence:
-                phrase, confidence = again, again_confidence
+        votes: dict[str, float] = {}
+        for k in range(max(1, self.spec.votes)):
+            audio = condition(pcm16_8k, self.spec, offset=k * VOTE_OFFSET)
+            if audio is None:
+                return Recognition("", 0.0, self.name, time.perf_counter() - started)
+            phrase, confidence = self._grammar_pass(decoder, table, audio, carriers=False)
+            if confidence < 0.5:
+                # callers wrap choices in words ("restart please", "I'd like billing"): a second look allows them
+                again, again_confidence = self._grammar_pass(decoder, table, audio, carriers=True)
+                if again and again_confidence > confidence:
+                    phrase, confidence = again, again_confidence
+            votes[phrase] = votes.get(phrase, 0.0) + confidence
+        phrase = max(votes, key=lambda p: (votes[p], p))
+        confidence = votes[phrase] / max(1, self.spec.votes)
         return Recognition(phrase, confidence, self.name, time.perf_counter() - started)
 
     def _grammar_pass(
@@ -405,7 +414,7 @@ def _unit_noise() -> tuple[float, ...]:
     return tuple(rnd.gauss(0.0, 1.0) for _ in range(NOISE_TABLE))
 
 
-def condition(pcm16_8k: bytes, spec: PocketSphinxSpec) -> bytes | None:
+def condition(pcm16_8k: bytes, spec: PocketSphinxSpec, offset: int = 0) -> bytes | None:
     """Trim to the speech, upsample to 16 kHz and add the noise floor; None when nothing was said."""
     samples = samples_of(pcm16_8k)
     energies = frame_energies(samples, FRAME)
@@ -423,7 +432,7 @@ def condition(pcm16_8k: bytes, spec: PocketSphinxSpec) -> bytes | None:
     up = samples_of(upsample_2x(bytes_of(samples[first * FRAME : last * FRAME])))
     sigma = max(level * 10 ** (-spec.noise_snr_db / 20), 5.0)
     table = _unit_noise()
-    noise = [sigma * n for n in table]
+    noise = [sigma * n for n in table[offset:] + table[:offset]]
     reps = len(up) // len(noise) + 1
     mixed = [v + n for v, n in zip(up, noise * reps, strict=False)]
     up = samples_of(b"")

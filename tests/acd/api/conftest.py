@@ -1,14 +1,17 @@
 """ACD API fixtures: the real web app (shell, roles, users) with the ACD routers on SQL and Redis.
 
-``acd_api`` runs each test on SQLite and on PostgreSQL (the ``database_url`` fixture), with the real Redis,
-a ManualClock and one signed-in user per role: agents ``agent1`` (ACD agent a1) and ``agent2`` (a2), a
-supervisor and an admin, each with an API token.
+``acd_api`` runs each test on SQLite and on PostgreSQL (the ``database_url`` fixture); ``acd_api_lite`` on a
+copy of a migrated SQLite file only. Both use the real Redis, a ManualClock and one user per role: agents
+``agent1`` (ACD agent a1) and ``agent2`` (a2), ``supervisor1`` and ``admin1``, each with an API token.
 """
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,6 +34,7 @@ from switchboard.users.model import Role
 from switchboard.web import require_role
 from switchboard.web.app import create_web_app
 from tests.acd.conftest import FakeAsterisk, make_config
+from tests.conftest import _truncate_all
 from tests.web.webkit import cheap_hasher
 
 PASSWORD = "long-enough-password-1"
@@ -116,12 +120,71 @@ async def build_kit(
 
 
 @pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """Like the shared fixture, on database 13: other suites flush database 9 before each of their tests."""
+    url = redis_url.replace("/9", "/13") if redis_url.endswith("/9") else redis_url.replace("db=9", "db=13")
+    client = aioredis.from_url(url, decode_responses=False)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
 async def acd_api(
-    db_engine: AsyncEngine, database_url: str, redis_client: aioredis.Redis, clock: ManualClock
+    database_url: str,
+    migrated_sqlite_template: Path,
+    tmp_path: Path,
+    _migrated: set[str],
+    redis_client: aioredis.Redis,
+    clock: ManualClock,
 ) -> AsyncIterator[AcdApiKit]:
-    kit = await build_kit(db_engine, database_url, redis_client, clock)
+    """The app on SQLite and on PostgreSQL (tests where the SQL repository matters)."""
+    from switchboard.db import create_engine, upgrade
+
+    if database_url.startswith("sqlite"):
+        path = tmp_path / "acd-api.db"
+        shutil.copyfile(migrated_sqlite_template, path)  # much faster than migrating each test's file
+        database_url = f"sqlite+aiosqlite:///{path}"
+    elif database_url not in _migrated:
+        await upgrade(database_url)
+        _migrated.add(database_url)
+    engine = create_engine(database_url)
+    kit = await build_kit(engine, database_url, redis_client, clock)
     try:
         yield kit
     finally:
         kit.users_services.close()
+        if engine.dialect.name == "postgresql":
+            await _truncate_all(engine)
+        await engine.dispose()
 
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file upgraded to every head once; tests copy it instead of migrating again."""
+    from switchboard.db import upgrade
+
+    path = tmp_path_factory.mktemp("acd-api-template") / "template.db"
+    asyncio.run(upgrade(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture
+async def acd_api_lite(
+    migrated_sqlite_template: Path, tmp_path: Path, redis_client: aioredis.Redis, clock: ManualClock
+) -> AsyncIterator[AcdApiKit]:
+    """The app on a SQLite copy only (tests about agents' live state, where SQL plays no part)."""
+    from switchboard.db import create_engine
+
+    path = tmp_path / "acd-api.db"
+    shutil.copyfile(migrated_sqlite_template, path)
+    url = f"sqlite+aiosqlite:///{path}"
+    engine = create_engine(url)
+    kit = await build_kit(engine, url, redis_client, clock)
+    try:
+        yield kit
+    finally:
+        kit.users_services.close()
+        await engine.dispose()

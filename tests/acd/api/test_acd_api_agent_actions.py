@@ -10,35 +10,40 @@ from acd.model import AgentState
 from tests.acd.api.conftest import AcdApiKit
 
 
-async def test_agent_logs_in_pauses_with_reason_becomes_ready_and_logs_out(acd_api: AcdApiKit) -> None:
-    login = await acd_api.request("agent1", "POST", "/api/acd/agents/a1/login")
+@pytest.fixture
+def kit(acd_api_lite: AcdApiKit) -> AcdApiKit:
+    return acd_api_lite
+
+
+async def test_agent_logs_in_pauses_with_reason_becomes_ready_and_logs_out(kit: AcdApiKit) -> None:
+    login = await kit.request("agent1", "POST", "/api/acd/agents/a1/login")
     assert login.status_code == 200, login.text
     assert login.json()["state"] == "ready" and login.json()["routable"] is True
     assert login.json()["endpoint"] == "PJSIP/101"
 
-    paused = await acd_api.request("agent1", "POST", "/api/acd/agents/a1/pause", json={"reason": "lunch"})
+    paused = await kit.request("agent1", "POST", "/api/acd/agents/a1/pause", json={"reason": "lunch"})
     assert paused.status_code == 200
     assert (paused.json()["state"], paused.json()["reason"]) == ("paused", "lunch")
-    assert (await acd_api.store.agent_status("a1")).state is AgentState.PAUSED  # really in Redis
+    assert (await kit.store.agent_status("a1")).state is AgentState.PAUSED  # really in Redis
 
-    ready = await acd_api.request("agent1", "POST", "/api/acd/agents/a1/ready")
+    ready = await kit.request("agent1", "POST", "/api/acd/agents/a1/ready")
     assert ready.json()["state"] == "ready"
 
-    out = await acd_api.request("agent1", "POST", "/api/acd/agents/a1/logout")
+    out = await kit.request("agent1", "POST", "/api/acd/agents/a1/logout")
     assert out.json()["state"] == "offline"
-    assert (await acd_api.store.agent_status("a1")).state is AgentState.OFFLINE
+    assert (await kit.store.agent_status("a1")).state is AgentState.OFFLINE
 
 
-async def test_me_routes_act_on_the_agent_linked_to_the_signed_in_user(acd_api: AcdApiKit) -> None:
-    assert (await acd_api.request("agent2", "POST", "/api/acd/me/login")).json()["agent_id"] == "a2"
-    status = await acd_api.request("agent2", "GET", "/api/acd/me/status")
+async def test_me_routes_act_on_the_agent_linked_to_the_signed_in_user(kit: AcdApiKit) -> None:
+    assert (await kit.request("agent2", "POST", "/api/acd/me/login")).json()["agent_id"] == "a2"
+    status = await kit.request("agent2", "GET", "/api/acd/me/status")
     assert (status.json()["agent_id"], status.json()["state"]) == ("a2", "ready")
-    paused = await acd_api.request("agent2", "POST", "/api/acd/me/pause", json={"reason": "coaching"})
+    paused = await kit.request("agent2", "POST", "/api/acd/me/pause", json={"reason": "coaching"})
     assert paused.json()["reason"] == "coaching"
-    assert (await acd_api.store.agent_status("a1")).state is AgentState.OFFLINE  # nobody else touched
+    assert (await kit.store.agent_status("a1")).state is AgentState.OFFLINE  # nobody else touched
 
 
-async def test_agent_cannot_see_or_change_another_agents_state(acd_api: AcdApiKit) -> None:
+async def test_agent_cannot_see_or_change_another_agents_state(kit: AcdApiKit) -> None:
     for method, path in (
         ("POST", "/api/acd/agents/a2/login"),
         ("POST", "/api/acd/agents/a2/logout"),
@@ -46,78 +51,78 @@ async def test_agent_cannot_see_or_change_another_agents_state(acd_api: AcdApiKi
         ("POST", "/api/acd/agents/a2/wrap-up/end"),
         ("GET", "/api/acd/agents/a2/status"),
     ):
-        answer = await acd_api.request("agent1", method, path)
+        answer = await kit.request("agent1", method, path)
         assert answer.status_code == 403, (path, answer.text)
         assert "only their own" in answer.json()["detail"]
-    pause = await acd_api.request("agent1", "POST", "/api/acd/agents/a2/pause", json={"reason": "x"})
+    pause = await kit.request("agent1", "POST", "/api/acd/agents/a2/pause", json={"reason": "x"})
     assert pause.status_code == 403
-    assert (await acd_api.store.agent_status("a2")).state is AgentState.OFFLINE
+    assert (await kit.store.agent_status("a2")).state is AgentState.OFFLINE
 
 
-async def test_supervisor_and_admin_may_change_any_agents_state(acd_api: AcdApiKit) -> None:
-    assert (await acd_api.request("supervisor1", "POST", "/api/acd/agents/a2/login")).json()["state"] == "ready"
-    paused = await acd_api.request("admin1", "POST", "/api/acd/agents/a2/pause", json={"reason": "meeting"})
+async def test_supervisor_and_admin_may_change_any_agents_state(kit: AcdApiKit) -> None:
+    assert (await kit.request("supervisor1", "POST", "/api/acd/agents/a2/login")).json()["state"] == "ready"
+    paused = await kit.request("admin1", "POST", "/api/acd/agents/a2/pause", json={"reason": "meeting"})
     assert paused.json()["state"] == "paused"
 
 
-async def test_supervisor_without_an_agent_gets_a_clear_conflict_on_me_routes(acd_api: AcdApiKit) -> None:
-    answer = await acd_api.request("supervisor1", "POST", "/api/acd/me/login")
+async def test_supervisor_without_an_agent_gets_a_clear_conflict_on_me_routes(kit: AcdApiKit) -> None:
+    answer = await kit.request("supervisor1", "POST", "/api/acd/me/login")
     assert answer.status_code == 409
     assert "not linked to an ACD agent" in answer.json()["detail"]
 
 
-async def test_ending_wrap_up_early_makes_the_agent_ready_at_once(acd_api: AcdApiKit) -> None:
-    now = acd_api.clock.now()
-    await acd_api.store.update_agent(
+async def test_ending_wrap_up_early_makes_the_agent_ready_at_once(kit: AcdApiKit) -> None:
+    now = kit.clock.now()
+    await kit.store.update_agent(
         "a1", lambda s: s.replace(state=AgentState.WRAP_UP, since=now, until=now + timedelta(seconds=30))
     )
-    ended = await acd_api.request("agent1", "POST", "/api/acd/me/wrap-up/end")
+    ended = await kit.request("agent1", "POST", "/api/acd/me/wrap-up/end")
     assert ended.status_code == 200
     assert ended.json()["state"] == "ready" and ended.json()["until"] is None
-    assert "a1" in await acd_api.store.ready_agents()  # routable again: in Redis's ready index
+    assert "a1" in await kit.store.ready_agents()  # routable again: in Redis's ready index
 
 
-async def test_ending_wrap_up_when_not_in_wrap_up_is_a_conflict(acd_api: AcdApiKit) -> None:
-    answer = await acd_api.request("agent1", "POST", "/api/acd/agents/a1/wrap-up/end")
+async def test_ending_wrap_up_when_not_in_wrap_up_is_a_conflict(kit: AcdApiKit) -> None:
+    answer = await kit.request("agent1", "POST", "/api/acd/agents/a1/wrap-up/end")
     assert answer.status_code == 409
     assert "cannot wrap_done while offline" in answer.json()["detail"]
 
 
-async def test_agent_with_unregistered_softphone_cannot_become_ready(acd_api: AcdApiKit) -> None:
-    await acd_api.store.update_agent("a1", lambda s: s.replace(registered=False))
-    answer = await acd_api.request("agent1", "POST", "/api/acd/agents/a1/login")
+async def test_agent_with_unregistered_softphone_cannot_become_ready(kit: AcdApiKit) -> None:
+    await kit.store.update_agent("a1", lambda s: s.replace(registered=False))
+    answer = await kit.request("agent1", "POST", "/api/acd/agents/a1/login")
     assert answer.status_code == 409
     assert "softphone is not registered" in answer.json()["detail"]
-    assert (await acd_api.store.agent_status("a1")).state is AgentState.OFFLINE
+    assert (await kit.store.agent_status("a1")).state is AgentState.OFFLINE
 
 
-async def test_agent_on_a_call_cannot_log_out(acd_api: AcdApiKit) -> None:
-    await acd_api.store.update_agent("a1", lambda s: s.replace(state=AgentState.ON_CALL, call_id="c1"))
-    answer = await acd_api.request("agent1", "POST", "/api/acd/agents/a1/logout")
+async def test_agent_on_a_call_cannot_log_out(kit: AcdApiKit) -> None:
+    await kit.store.update_agent("a1", lambda s: s.replace(state=AgentState.ON_CALL, call_id="c1"))
+    answer = await kit.request("agent1", "POST", "/api/acd/agents/a1/logout")
     assert answer.status_code == 409
-    assert (await acd_api.store.agent_status("a1")).state is AgentState.ON_CALL
+    assert (await kit.store.agent_status("a1")).state is AgentState.ON_CALL
 
 
-async def test_unknown_agent_is_not_found(acd_api: AcdApiKit) -> None:
-    answer = await acd_api.request("supervisor1", "POST", "/api/acd/agents/nobody/login")
+async def test_unknown_agent_is_not_found(kit: AcdApiKit) -> None:
+    answer = await kit.request("supervisor1", "POST", "/api/acd/agents/nobody/login")
     assert answer.status_code == 404
     assert "unknown agent 'nobody'" in answer.json()["detail"]
 
 
 @pytest.mark.parametrize("path", ["/api/acd/agents/a1/login", "/api/acd/me/status", "/api/acd/queues"])
-async def test_requests_without_credentials_are_refused_with_401(acd_api: AcdApiKit, path: str) -> None:
+async def test_requests_without_credentials_are_refused_with_401(kit: AcdApiKit, path: str) -> None:
     method = "POST" if path.endswith("login") else "GET"
-    answer = await acd_api.request(None, method, path)
+    answer = await kit.request(None, method, path)
     assert answer.status_code == 401
 
 
-async def test_cookie_session_needs_the_csrf_token_for_state_changes(acd_api: AcdApiKit) -> None:
-    user = await acd_api.users_services.accounts.by_username("agent1")
-    opened = await acd_api.users_services.authenticator.open_session(user, address="127.0.0.1")
-    async with acd_api.client() as client:
+async def test_cookie_session_needs_the_csrf_token_for_state_changes(kit: AcdApiKit) -> None:
+    user = await kit.users_services.accounts.by_username("agent1")
+    opened = await kit.users_services.authenticator.open_session(user, address="127.0.0.1")
+    async with kit.client() as client:
         client.cookies.set("sb_session", opened.session_token)
         refused = await client.post("/api/acd/me/login")
         assert refused.status_code == 403
-        assert (await acd_api.store.agent_status("a1")).state is AgentState.OFFLINE
+        assert (await kit.store.agent_status("a1")).state is AgentState.OFFLINE
         accepted = await client.post("/api/acd/me/login", headers={"x-csrf-token": opened.csrf_token})
         assert accepted.status_code == 200 and accepted.json()["state"] == "ready"

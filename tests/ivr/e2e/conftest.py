@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import shutil
 import socket
 import uuid
@@ -181,6 +182,15 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 E2EFactory = Callable[..., Awaitable[E2E]]
+E2E_REDIS_DB = 12
+
+
+def e2e_redis_url(redis_url: str) -> str:
+    """The session's Redis, on a database of its own: suites that flush theirs (db 9) while these calls
+    wait on hold, in another process on a shared machine, would otherwise take the waiting calls away."""
+    if "db=" in redis_url:
+        return re.sub(r"db=\d+", f"db={E2E_REDIS_DB}", redis_url)
+    return re.sub(r"/\d+$", f"/{E2E_REDIS_DB}", redis_url)
 
 
 @pytest.fixture
@@ -189,6 +199,7 @@ async def site(
 ) -> AsyncIterator[E2EFactory]:
     """``await site(start=IN_HOURS, speech="none", flows_dir=None, ...)`` -> a running E2E site."""
     caplog.set_level(logging.INFO)
+    redis_url = e2e_redis_url(redis_url)
     stack = contextlib.AsyncExitStack()
     prefix = f"e2e-{uuid.uuid4().hex[:10]}"
 
@@ -275,3 +286,19 @@ def errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
 def keys(*presses: tuple[float, str]) -> Sequence[tuple[float, str]]:
     """DTMF presses as (seconds after answer, digits)."""
     return presses
+
+
+def prompt_file(h: E2E, flow: str, key: str) -> str:
+    """The file name the controller streams for prompt ``key`` of ``flow``."""
+    spec = h.ctl.flows.snapshot()[flow].spec
+    text = spec.prompts[key].say
+    assert text is not None
+    return f"{h.settings.ivr.sounds_dir.resolve()}/{rendered_name(text, spec.language)}"
+
+
+def in_flight(h: E2E, ch: Channel) -> str | None:
+    """The AGI command the emulator is executing for ``ch`` right now, if any."""
+    for call in h.tracker.for_channel(ch.name):
+        if not call.finished and len(call.sent_at) > len(call.replied_at):
+            return call.commands[-1]
+    return None

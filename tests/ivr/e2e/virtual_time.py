@@ -204,4 +204,4 @@ class Driver:
     async def run_for(self, seconds: float) -> None:
         """Let ``seconds`` of emulated time pass."""
         end = self.clock.monotonic() + seconds
-        await self.until(lambda: self.clock.monotonic() >= end, seconds + 1, f"{seconds} s passing")
+        await self.until(lambda: self.clock.monotonic() >= end, seconds, f"{seconds} s passing")
