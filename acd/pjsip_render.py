@@ -158,25 +158,33 @@ def parse_rendered(text: str) -> dict[str, StoredAuth]:
 
 
 def hand_defined_endpoints(pjsip_conf: str) -> set[str]:
-    """Endpoint sections an operator wrote into pjsip.conf itself (templates not counted)."""
-    types: dict[str, str] = {}
+    """Endpoint sections an operator wrote into pjsip.conf itself (templates not counted).
+
+    One name may carry an endpoint, an auth and an aor (``[101](sb-agent)``, ``[101](sb-agent-auth)``...),
+    so each occurrence of a section is typed on its own.
+    """
     templates: dict[str, str] = {}
-    current: str | None = None
+    occurrences: list[list[str]] = []  # [name, type] per non-template section occurrence
+    current: list[str] | None = None
+    template: str | None = None
     for section, key, value in _config_lines(pjsip_conf):
+        if section is None:
+            continue
         if not key:
             parents = [p.strip() for p in value.split(",") if p.strip()]
-            current = section if "!" not in parents else None
             inherited = next((templates[p] for p in parents if p in templates), "")
-            if current is not None:
-                types[current] = inherited
-            elif section is not None:
+            if "!" in parents:
+                template, current = section, None
                 templates[section] = inherited
+            else:
+                template, current = None, [section, inherited]
+                occurrences.append(current)
         elif key == "type":
             if current is not None:
-                types[current] = value
-            elif section is not None:
-                templates[section] = value
-    return {name for name, kind in types.items() if kind == "endpoint"}
+                current[1] = value
+            elif template is not None:
+                templates[template] = value
+    return {name for name, kind in occurrences if kind == "endpoint"}
 
 
 def _algorithms(digest: DigestForm) -> tuple[str, ...]:

@@ -144,8 +144,15 @@ class Recovery:
         if ch.bridge_id:
             await self._connected(call)
         elif self._in_hold(ch) and await self._attempt_over(call, now):
-            # Back on hold and its no-answer signal was missed, or its Redirect never went out.
-            await self._no_answer(call, "", kind="found back on hold", pause=False, attempt=call.attempts)
+            # Back on hold: the agent's phone rang and its no-answer signal was missed (the agent is
+            # paused as for any no-answer), or the Redirect never went out (not the agent's doing).
+            await self._no_answer(
+                call,
+                "no answer" if call.redirect_sent else "",
+                kind="found back on hold" if call.redirect_sent else "never connected",
+                pause=call.redirect_sent,
+                attempt=call.attempts,
+            )
         else:
             await self.store.set_deadline(
                 call.call_id, now + timedelta(seconds=self.settings.ring_guard_seconds)

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 
 from ivr.speech.audio import RATE, bytes_of, frame_energies, samples_of, upsample_2x
 from ivr.speech.engine import Recognition, SpeechUnavailable, clamp01, grammar_table
-from ivr.speech.pronounce import espeak_pronunciation, variants
+from ivr.speech.pronounce import Pronouncer
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,7 @@ class PocketSphinxSpec:
     pbeam: float = 1e-60
     pip: float = 2.0
     votes: int = 1
+    accents: tuple[str, ...] = ("en-us", "en-gb")  # espeak-ng voices whose pronunciations are added
 
     def build(self) -> PocketSphinxEngine:
         return PocketSphinxEngine(self)
@@ -126,8 +127,7 @@ class PocketSphinxEngine:
     def __init__(self, spec: PocketSphinxSpec | None = None) -> None:
         self.spec = spec or PocketSphinxSpec()
         self._local = threading.local()
-        self._pron_cache: dict[str, tuple[tuple[str, ...], ...]] = {}
-        self._pron_lock = threading.Lock()
+        self._pronouncer = Pronouncer(self.spec.accents)
 
     def load(self) -> None:
         """Create this thread's decoder; ``SpeechUnavailable`` when PocketSphinx or its model is missing."""
@@ -146,7 +146,7 @@ class PocketSphinxEngine:
                 return Recognition("", 0.0, self.name, time.perf_counter() - started)
             phrase, confidence = self._grammar_pass(decoder, table, audio, carriers=False)
             if confidence < 0.5:
-                # callers wrap choices in words ("restart please", "I'd like billing"): a second look allows them
+                # callers wrap choices in words ("restart please", "I would like billing"): look again
                 again, again_confidence = self._grammar_pass(decoder, table, audio, carriers=True)
                 if again and again_confidence > confidence:
                     phrase, confidence = again, again_confidence
@@ -158,7 +158,7 @@ class PocketSphinxEngine:
     def _grammar_pass(
         self, decoder: _Decoder, table: dict[tuple[str, ...], str], audio: bytes, *, carriers: bool
     ) -> tuple[str, float]:
-        search, paths = decoder.grammar(table, self._pronunciations, carriers=carriers)
+        search, paths = decoder.grammar(table, self._pronouncer, carriers=carriers)
         if search is None:
             return "", 0.0
         words, score, word_frames = decoder.decode(search, audio)
@@ -200,23 +200,6 @@ class PocketSphinxEngine:
             decoder = _Decoder(self.spec)
             self._local.decoder = decoder
         return decoder
-
-    def _pronunciations(self, word: str, lookup: str | None) -> tuple[tuple[str, ...], ...]:
-        """Pronunciations to add for ``word`` (its dictionary entry is ``lookup``); cached per process."""
-        with self._pron_lock:
-            if word in self._pron_cache:
-                return self._pron_cache[word]
-        if lookup is not None:
-            found: tuple[tuple[str, ...], ...] = tuple(variants(tuple(lookup.split())))
-        else:
-            phones = espeak_pronunciation(word)
-            found = (phones,) if phones else ()
-            if phones:
-                found = (phones, *variants(phones))
-        with self._pron_lock:
-            self._pron_cache[word] = found
-        return found
-
 
 class _Decoder:
     """One PocketSphinx decoder with its grammar searches (not thread-safe: one per thread)."""
@@ -267,7 +250,7 @@ class _Decoder:
         return "free"
 
     def grammar(
-        self, table: dict[tuple[str, ...], str], pronunciations: Any, *, carriers: bool = False
+        self, table: dict[tuple[str, ...], str], pronouncer: Pronouncer, *, carriers: bool = False
     ) -> tuple[str | None, dict[tuple[str, ...], str]]:
         """The search for these phrases (built once, kept in a small LRU) and word-path -> phrase."""
         key = (carriers, *table)
@@ -275,9 +258,13 @@ class _Decoder:
         if cached is not None:
             self._grammars.move_to_end(key)
             return cached
+        around: tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]] = ((), ())
+        if carriers:
+            around = (PREFIXES, SUFFIXES)
+        self._learn({w for words in (*table, *around[0], *around[1]) for w in words}, pronouncer)
         paths: dict[tuple[str, ...], str] = {}
         for words, phrase in table.items():
-            if all(self._ensure_word(w, pronunciations) for w in words):
+            if all(self._known.get(w) for w in words):
                 paths.setdefault(words, phrase)
             else:
                 log.warning("grammar phrase left out: a word has no pronunciation phrase=%r", phrase[:80])
@@ -285,8 +272,12 @@ class _Decoder:
         if paths:
             self._serial += 1
             search = f"g{self._serial}"
-            around = self._carriers(paths, pronunciations) if carriers else ([], [])
-            self.ps.add_fsg(search, self.ps.create_fsg(search, 0, 1, _transitions(paths, *around)))
+            menu_words = {w for words in paths for w in words}
+            prefixes, suffixes = (
+                [seq for seq in seqs if not (set(seq) & menu_words) and all(self._known.get(w) for w in seq)]
+                for seqs in around
+            )
+            self.ps.add_fsg(search, self.ps.create_fsg(search, 0, 1, _transitions(paths, prefixes, suffixes)))
         self._grammars[key] = (search, paths)
         while len(self._grammars) > MAX_GRAMMARS:
             _, (old, _) = self._grammars.popitem(last=False)
@@ -294,40 +285,27 @@ class _Decoder:
                 self.ps.remove_search(old)
         return search, paths
 
-    def _carriers(
-        self, paths: dict[tuple[str, ...], str], pronunciations: Any
-    ) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
-        """Carrier words allowed around a phrase ("I'd like ... please"), minus any that are menu words."""
-        menu_words = {w for words in paths for w in words}
-
-        def usable(seqs: tuple[tuple[str, ...], ...]) -> list[tuple[str, ...]]:
-            return [
-                seq
-                for seq in seqs
-                if not (set(seq) & menu_words) and all(self._ensure_word(w, pronunciations) for w in seq)
-            ]
-
-        return usable(PREFIXES), usable(SUFFIXES)
-
-    def _ensure_word(self, word: str, pronunciations: Any) -> bool:
-        known = self._known.get(word)
-        if known is not None:
-            return known
-        lookup = self.ps.lookup_word(word)
-        extra: tuple[tuple[str, ...], ...] = pronunciations(word, lookup)
-        ok = lookup is not None
-        for n, phones in enumerate(extra):
-            if not phones:
-                continue
-            # the first added pronunciation of an unknown word is its base entry; the rest are alternates
-            entry = word if not ok else f"{word}({n + 10})"
+    def _learn(self, words: set[str], pronouncer: Pronouncer) -> None:
+        """Add pronunciations for words not seen yet (dictionary variants, accents, unknown words)."""
+        todo = sorted(w for w in words if w not in self._known)
+        if not todo:
+            return
+        pronouncer.prepare(todo)
+        entries: list[tuple[str, str]] = []
+        for word in todo:
+            lookup = self.ps.lookup_word(word)
+            self._known[word] = lookup is not None
+            extra = pronouncer.extra(word, lookup)
+            for n, phones in enumerate(extra):
+                # the first pronunciation of an unknown word is its base entry; the rest are alternates
+                entry = word if lookup is None and n == 0 else f"{word}({n + 10})"
+                entries.append((entry, " ".join(phones)))
+                self._known[word] = True
+        for i, (entry, phones) in enumerate(entries):
             try:
-                self.ps.add_word(entry, " ".join(phones), True)
-                ok = True
+                self.ps.add_word(entry, phones, i == len(entries) - 1)
             except RuntimeError:
-                log.debug("pronunciation rejected word=%r phones=%s", word, phones)
-        self._known[word] = ok
-        return ok
+                log.debug("pronunciation rejected word=%r phones=%s", entry, phones)
 
     def decode(self, search: str, audio16: bytes) -> tuple[tuple[str, ...], float, int]:
         """Words of the best path (fillers removed), its score (log units), frames inside words."""

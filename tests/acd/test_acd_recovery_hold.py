@@ -13,6 +13,7 @@ from acd.hold import HoldRoute
 from acd.model import AgentState, CallStatus
 from acd.ports import LiveChannel
 from acd.service import AcdService
+from acd.store import AcdStore
 from switchboard.settings import AcdSettings
 
 
@@ -29,7 +30,9 @@ async def test_controller_restart_rebuilds_state_from_redis_and_live_channels(
     # During the outage: c1's agent did not answer (back on hold), the c2 caller hung up.
     fake_asterisk.add_channel(reqs[0].channel, reqs[0].uniqueid, "sb-hold", application="MusicOnHold")
     del fake_asterisk.channels[reqs[1].channel]
-    restarted = AcdService(store, fake_asterisk, clock, AcdSettings(key_prefix="sbtest"), listen=False)
+    # A restarted controller has a new identity: the old one's assignments in flight are over.
+    new_store = AcdStore(store.redis, "sbtest", origin="c1-restarted")
+    restarted = AcdService(new_store, fake_asterisk, clock, AcdSettings(key_prefix="sbtest"), listen=False)
     started = time.monotonic()
     await restarted.reconcile(await fake_asterisk.live_channels())
     assert time.monotonic() - started < 5

@@ -121,10 +121,10 @@ async def build_kit(
 
 @pytest.fixture
 async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    """Like the shared fixture, on database 13: other suites flush database 9 before each of their tests."""
+    """The real Redis on database 13, never flushed: other suites (and concurrent runs of this one) flush
+    database 9 before each test, while every kit here uses a key prefix of its own and deletes it after."""
     url = redis_url.replace("/9", "/13") if redis_url.endswith("/9") else redis_url.replace("db=9", "db=13")
     client = aioredis.from_url(url, decode_responses=False)
-    await client.flushdb()
     try:
         yield client
     finally:
@@ -155,6 +155,7 @@ async def acd_api(
     try:
         yield kit
     finally:
+        await kit.store.clear()
         kit.users_services.close()
         if engine.dialect.name == "postgresql":
             await _truncate_all(engine)
@@ -186,5 +187,6 @@ async def acd_api_lite(
     try:
         yield kit
     finally:
+        await kit.store.clear()
         kit.users_services.close()
         await engine.dispose()
