@@ -39,7 +39,7 @@ from acd.api_config import make_config_routers
 from acd.api_models import AgentStatusOut, CallOut, PauseIn, QueueMetricsOut, QueueSnapshotOut
 from acd.errors import UnknownAgentError
 from acd.metrics import window_minutes
-from acd.metrics_io import AcdMetrics
+from acd.metrics_io import AcdMetrics, published_config
 from acd.model import AgentState, CallStatus
 from acd.prometheus import CONTENT_TYPE, PrometheusExporter
 from acd.repository import AcdRepository
@@ -81,7 +81,7 @@ def make_acd_routers(
         return str(user.agent_id)
 
     async def status_of(agent_id: str) -> AgentStatusOut:
-        config = await service.config()
+        config = await published_config(service)
         agent = config.agents.get(agent_id)
         if agent is None:
             raise UnknownAgentError(f"unknown agent {agent_id!r}")
@@ -89,6 +89,7 @@ def make_acd_routers(
 
     async def act(agent_id: str, change: Callable[[], Awaitable[Any]]) -> AgentStatusOut:
         with acd_errors():
+            await published_config(service)  # an agent another controller just added is known here too
             await change()
             return await status_of(agent_id)
 
@@ -187,12 +188,12 @@ def make_acd_routers(
     async def all_agents() -> list[AgentStatusOut]:
         """Every configured agent with its live state, in id order."""
         with acd_errors():
-            config = await service.config()
+            config = await published_config(service)
             statuses = await service.store.agent_statuses(config.agents)
         return [AgentStatusOut.of(statuses[a], config.agents[a]) for a in sorted(config.agents)]
 
     async def snapshots() -> list[QueueSnapshotOut]:
-        config = await service.config()
+        config = await published_config(service)
         calls = await service.store.all_calls()
         statuses = await service.store.agent_statuses(config.agents)
         now = service.clock.now()

@@ -38,6 +38,7 @@ from acd.api_models import (
     QueueOut,
 )
 from acd.errors import AcdValidationError, UnknownAgentError
+from acd.metrics_io import published_config
 from acd.model import AGENT_ID_RE, Absence, AcdConfig, Agent, AgentSkill, Queue, RelaxationStep
 from acd.repository import AcdRepository
 from acd.service import AcdService
@@ -71,7 +72,7 @@ def make_config_routers(
     async def current() -> AcdConfig:
         if repository is not None:
             return await repository.load_config()
-        return await service.config()
+        return await published_config(service)
 
     @supervisor_router.get("/config/agents", summary="Configured agents")
     async def list_agents() -> list[AgentOut]:

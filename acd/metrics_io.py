@@ -29,6 +29,7 @@ from acd.metrics import (
     window_minutes,
     window_today,
 )
+from acd.model import AcdConfig
 from acd.service import AcdService
 from acd.tables import QueueCallRow
 from switchboard.clock import Clock
@@ -43,6 +44,15 @@ MAX_RECORDS = 1_000_000  # a guard, far above a day of calls
 
 def _s(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+async def published_config(service: AcdService) -> AcdConfig:
+    """The configuration in force across controllers: reloaded when another one published a newer version."""
+    try:
+        raw = await service.store.redis.get(service.store.keys.cfgver)
+    except RedisError as exc:
+        raise StoreError(f"redis read of the configuration version failed: {exc}") from exc
+    return await service.config(int(raw) if raw else None)
 
 
 class AcdMetrics:
@@ -73,7 +83,7 @@ class AcdMetrics:
 
     async def queue_metrics(self, window: Window) -> list[QueueMetrics]:
         """Every queue's metrics over ``window`` (waiting and longest wait are as of now)."""
-        config = await self.service.config()
+        config = await published_config(self.service)
         records = await self.records(window.start, window.end)
         waiting = await self.service.store.all_calls()
         occupancy = await self.occupancy(window.start, window.end)
@@ -146,7 +156,7 @@ class AcdMetrics:
         period = self.settings.metrics_sample_seconds
         now = self.clock.now()
         tick = int(now.timestamp() // period)
-        config = await self.service.config()
+        config = await published_config(self.service)
         redis = self.service.store.redis
         try:
             won = await redis.set(f"{self._base}tick:{tick}", "1", nx=True, ex=max(10, int(period * 4)))

@@ -17,7 +17,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from acd.metrics import QueueMetrics, agent_state_counts
-from acd.metrics_io import AcdMetrics
+from acd.metrics_io import AcdMetrics, published_config
 
 PREFIX = "switchboard_acd_"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -115,7 +115,7 @@ class PrometheusExporter:
             await self.metrics.queue_metrics(self.metrics.today()),
             await self.metrics.queue_metrics(self.metrics.recent()),
         ]
-        config = await service.config()
+        config = await published_config(service)
         statuses = await service.store.agent_statuses(config.agents)
         return Scrape(windows, agent_state_counts(config, statuses), config.version)
 

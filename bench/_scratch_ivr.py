@@ -112,7 +112,8 @@ nodes:
 
 # (share, keys pressed one per wait, expected outcome)
 CALLER_MIX = (
-    (100, "3", "queued"),
+    (55, "11", "resolved"),
+    (45, "21234", "ended"),
 )
 
 

