@@ -103,7 +103,7 @@ def collect_prompts(
     for path in flow_files(Path(flows_dir)):
         parsed, problems = parse_flow_file(path)
         if parsed is None:
-            report.problems.extend(f"{p.path}:{p.line or '?'}: {p.reason}" for p in problems)
+            report.problems.extend(str(p) for p in problems)
             continue
         flow = parsed.flow
         languages = _languages(flow.spec)

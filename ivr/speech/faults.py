@@ -7,9 +7,9 @@ the process it runs in, or fail to load.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,6 +70,7 @@ class FaultyEngine:
         if mode == "sleep":
             time.sleep(self.spec.seconds)
         if mode == "crash":
-            if multiprocessing.parent_process() is None:
-                raise RuntimeError("fault engine: 'crash' only runs in a worker process")
+            main = getattr(sys.modules.get("__main__"), "__spec__", None)
+            if getattr(main, "name", None) != "ivr.speech.worker":
+                raise RuntimeError("fault engine: 'crash' only runs in a speech worker process")
             os.kill(os.getpid(), signal.SIGKILL)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Literal
 
 from ivr.speech.audio import read_wav
-from ivr.speech.engine import Engine, Recognition, clamp01
+from ivr.speech.engine import Engine, Recognition, SpeechError, clamp01
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -22,13 +25,23 @@ class Job:
 
 
 def run_job(engine: Engine, job: Job) -> Recognition:
-    """Read the recording (capped) and run the engine; ``BadAudio`` for unusable files."""
+    """Read the recording (capped) and run the engine; ``BadAudio`` for unusable files.
+
+    This is the one boundary where an engine's own exceptions become ``SpeechError``.
+    """
     pcm = read_wav(job.wav, max_seconds=job.max_seconds)
-    if job.mode == "grammar":
-        result = engine.recognize_grammar(pcm.data, job.phrases or ())
-    else:
-        result = engine.recognize_free(pcm.data)
-    return _checked(result, engine.name)
+    try:
+        if job.mode == "grammar":
+            result = engine.recognize_grammar(pcm.data, job.phrases or ())
+        else:
+            result = engine.recognize_free(pcm.data)
+        return _checked(result, engine.name)
+    except SpeechError:
+        raise
+    except Exception as exc:
+        log.warning("speech engine failed call_id=%s engine=%s error=%s: %s",
+                    job.call_id, engine.name, type(exc).__name__, exc)  # fmt: skip
+        raise SpeechError(f"engine failed: {type(exc).__name__}: {exc}") from None
 
 
 def _checked(result: Recognition, engine: str) -> Recognition:

@@ -202,6 +202,7 @@ class PocketSphinxEngine:
             self._local.decoder = decoder
         return decoder
 
+
 class _Decoder:
     """One PocketSphinx decoder with its grammar searches (not thread-safe: one per thread)."""
 

@@ -9,6 +9,7 @@ of ``<script>`` is shown, never run.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 2.0
 RETRY_SECONDS = 1.0
+CACHE_SECONDS = 0.25  # API pollers share a snapshot this fresh
 OFFERED_STATES = frozenset({AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP})
 
 
@@ -56,8 +58,24 @@ class Live:
 
     # ---- wallboard ----
 
-    async def wallboard(self, event_id: str = "") -> dict[str, Any]:
-        """Everything the wallboard shows, as JSON-ready values (ratios 0-1, seconds)."""
+    def __post_init__(self) -> None:
+        self._board: tuple[float, dict[str, Any]] | None = None
+        self._board_lock = asyncio.Lock()
+
+    async def wallboard(self, event_id: str = "", *, max_age: float = CACHE_SECONDS) -> dict[str, Any]:
+        """Everything the wallboard shows, as JSON-ready values (ratios 0-1, seconds).
+
+        Concurrent viewers share one computation, reused for ``max_age`` seconds (0: always fresh): a room of
+        wall screens and API pollers costs one set of SQL and Redis reads per interval.
+        """
+        async with self._board_lock:
+            cached = self._board
+            if cached is None or self.clock.monotonic() - cached[0] > max_age:
+                cached = (self.clock.monotonic(), await self._compute_wallboard())
+                self._board = cached
+        return {**cached[1], "event_id": event_id}
+
+    async def _compute_wallboard(self) -> dict[str, Any]:
         now = self.clock.now()
         today = self.metrics.today()
         problems: list[str] = []
@@ -111,7 +129,7 @@ class Live:
             problems.append(f"IVR figures unavailable: {exc}")
         return {
             "generated_at": _iso(now),
-            "event_id": event_id,
+            "event_id": "",
             "queues": queues,
             "agents": agents,
             "in_ivr": in_ivr,

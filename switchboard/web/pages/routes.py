@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from acd.store import StreamEvent
 from switchboard.users.model import Role
 from switchboard.web.auth import CurrentUser, require_role
-from switchboard.web.pages.live import Live, follow
+from switchboard.web.pages.live import CACHE_SECONDS, Live, follow
 from switchboard.web.pages.queries import PagesDataError
 from switchboard.web.shell import WebShell
 
@@ -65,7 +65,8 @@ def make_page_routers(live: Live, shell: WebShell, recordings: Any | None) -> li
             return JSONResponse(await live.wallboard())
 
         async def snapshot(last: str, events: list[StreamEvent]) -> tuple[str, Any]:
-            return "board", await live.wallboard(last)
+            # Fresh for every batch of events: a cached board could predate the event it announces.
+            return "board", await live.wallboard(last, max_age=0 if events else CACHE_SECONDS)
 
         return StreamingResponse(
             follow(live, snapshot, request.is_disconnected),

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from acd.model import AgentState
+from acd.model import Agent, AgentState
+from acd.service import AcdService
+from acd.store import AcdStore
 from tests.acd.api.conftest import AcdApiKit
+from tests.acd.conftest import FakeAsterisk
 
 
 @pytest.fixture
@@ -133,13 +137,6 @@ async def test_cookie_session_needs_the_csrf_token_for_state_changes(kit: AcdApi
 
 
 async def test_agent_added_by_another_controller_can_log_in_here_at_once(kit: AcdApiKit) -> None:
-    from dataclasses import replace
-
-    from acd.model import Agent
-    from acd.service import AcdService
-    from acd.store import AcdStore
-    from tests.acd.conftest import FakeAsterisk
-
     other = AcdService(
         AcdStore(kit.store.redis, kit.service.settings.key_prefix, origin="other"),
         FakeAsterisk(),

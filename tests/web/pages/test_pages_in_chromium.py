@@ -87,14 +87,14 @@ def test_screen_pop_shows_a_hostile_caller_as_text_with_why_this_agent(
 def test_wallboard_shows_a_script_pause_reason_as_text(page: Any, server: ControllerServer) -> None:
     from acd.agent_state import AgentEvent
 
-    server.run(server.ctl.acd.agent_event("a3", AgentEvent.LOGIN))
-    server.run(server.ctl.acd.pause("a3", "<script>window.pwned=1</script>"))
+    server.run(server.ctl.acd.agent_event("a2", AgentEvent.LOGIN))
+    server.run(server.ctl.acd.pause("a2", "<script>window.pwned=1</script>"))
     sign_in_as(page, server, Role.SUPERVISOR)
     page.goto("/wallboard")
-    cell = page.locator('tr[data-agent="a3"] td[data-field="reason"]')
+    cell = page.locator('tr[data-agent="a2"] td[data-field="reason"]')
     cell.wait_for()
     page.wait_for_function(
-        '() => document.querySelector(\'tr[data-agent="a3"] td[data-field="reason"]\').textContent.length > 0'
+        '() => document.querySelector(\'tr[data-agent="a2"] td[data-field="reason"]\').textContent.length > 0'
     )
     assert cell.text_content() == "<script>window.pwned=1</script>"
     assert page.evaluate("window.pwned") is None
