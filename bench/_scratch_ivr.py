@@ -307,6 +307,8 @@ async def main(args: argparse.Namespace) -> int:
             ivr={"flows_dir": flows, "sounds_dir": sounds_dir, "flows_poll_seconds": 0},
             speech={"engine": "none"},
             acd={"key_prefix": prefix, "config_file": DEMO_SITE},
+            surveys={"enabled": False},
+            recordings={"engine": "none"},
         )
         try:
             async with controller(settings, clock) as ctl:

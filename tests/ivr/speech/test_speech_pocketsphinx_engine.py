@@ -108,6 +108,7 @@ OUTSIDE = ["the weather is nice today", "i have a question about my account", "w
            "hello is anybody there", "i lost my password", "where is my parcel"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_speech_outside_the_menu_is_mostly_rejected(engine, clips) -> None:
     # PocketSphinx forces any speech onto the grammar; the confidence is what tells the flow to ask again
     rejected = 0

@@ -68,6 +68,7 @@ def test_free_recognition_gives_text(engine, clips) -> None:
     assert 0.0 <= result.confidence <= 1.0
 
 
+@pytest.mark.slow
 async def test_service_with_a_site_model_offers_free_speech(clips) -> None:
     service = build_speech_service(SpeechSettings(engine="vosk", vosk_model_dir=MODEL))
     try:
