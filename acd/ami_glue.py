@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from acd.dispatcher import raise_if_cancel_lost
 from acd.errors import ChannelGoneError, PortError
 from acd.ports import (
     AcdSignal,
@@ -260,6 +261,7 @@ class AmiGlue:
                 await self.handler.handle(signal)
             except Exception:
                 log.exception("acd failed on %s uniqueid=%s", event.name, event.fields.get("Uniqueid", ""))
+            raise_if_cancel_lost()
 
     def close(self) -> None:
         """Stop receiving events."""

@@ -45,6 +45,7 @@ from acd.prometheus import CONTENT_TYPE, PrometheusExporter
 from acd.repository import AcdRepository
 from acd.service import AcdService
 from switchboard.users.model import Role
+from switchboard.web.auth import CurrentUser
 
 
 def make_acd_routers(
@@ -67,15 +68,15 @@ def make_acd_routers(
     )
     metrics_router = APIRouter(tags=[TAG_OPS], dependencies=[Depends(require_role(Role.SUPERVISOR))])
     exporter = PrometheusExporter(metrics)
-    User = Annotated[Any, Depends(agent_guard)]
+    User = Annotated[CurrentUser, Depends(agent_guard)]
 
     # ---- agents' own state ----
 
-    def own_agent(user: Any, agent_id: str) -> None:
+    def own_agent(user: CurrentUser, agent_id: str) -> None:
         if not user.has_role(Role.SUPERVISOR) and user.agent_id != agent_id:
             raise HTTPException(403, "agents may see and change only their own state")
 
-    def linked_agent(user: Any) -> str:
+    def linked_agent(user: CurrentUser) -> str:
         if not user.agent_id:
             raise HTTPException(409, "your user is not linked to an ACD agent; use /api/acd/agents/{id}/...")
         return str(user.agent_id)

@@ -32,6 +32,19 @@ CALL_EVENTS = frozenset({"enqueued", "requeued", "moved", "callback"})
 MAX_PAGE = 4096
 
 
+def raise_if_cancel_lost() -> None:
+    """Re-raise a cancellation that a library swallowed.
+
+    redis-py 8.1's asyncio client sometimes completes a command normally when the task is cancelled
+    while the reply is being read (the class of redis/redis-py#2028): the CancelledError never reaches
+    us and a loop would go back to waiting forever. The task still counts the request (``cancelling()``),
+    so long-running loops check it once per round.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class DispatchHooks(Protocol):
     """What the dispatcher asks of the service."""
 
@@ -130,6 +143,7 @@ class Dispatcher:
 
     async def _work_loop(self) -> None:
         while True:
+            raise_if_cancel_lost()
             await self._wake.wait()
             self._wake.clear()
             await self.run_pending()
@@ -277,6 +291,7 @@ class Dispatcher:
 
     async def _timer_loop(self) -> None:
         while True:
+            raise_if_cancel_lost()
             self._timer_poke.clear()
             nxt = await self.store.next_due()
             now = self.clock.now()
@@ -322,6 +337,7 @@ class Dispatcher:
     async def _listen_loop(self) -> None:
         last = await self.store.last_event_id()
         while True:
+            raise_if_cancel_lost()
             events = await self.store.read_events(last, block_ms=1000)
             for ev in events:
                 last = ev.id

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -33,7 +34,7 @@ from acd.model import AcdConfig
 from acd.service import AcdService
 from acd.tables import QueueCallRow
 from switchboard.clock import Clock
-from switchboard.settings import AcdSettings
+from switchboard.settings import AcdSettings, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,13 @@ class AcdMetrics:
         self.clock = clock
         self.settings = settings or service.settings
         self._base = service.store.keys.base + "m:"
+        try:
+            ZoneInfo(self.settings.metrics_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"acd.metrics_timezone {self.settings.metrics_timezone!r} is not a time zone such as "
+                "Europe/Berlin (SWITCHBOARD_ACD_METRICS_TIMEZONE)"
+            ) from None
 
     # ---- windows ----
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from acd.dispatcher import raise_if_cancel_lost
 from acd.errors import AcdValidationError, PortError, StoreError
 from acd.model import NUMBER_RE, AgentState, AgentStatus, CallStatus, WaitingCall
 from acd.policy import next_step_at
@@ -93,6 +94,7 @@ class Recovery:
         epoch: str | None = None
         healthy = True
         while True:
+            raise_if_cancel_lost()
             try:
                 await self.store.heartbeat(3 * interval)
                 current = await self.store.epoch()

@@ -307,17 +307,14 @@ async def main(args: argparse.Namespace) -> int:
             ivr={"flows_dir": flows, "sounds_dir": sounds_dir, "flows_poll_seconds": 0},
             speech={"engine": "none"},
             acd={"key_prefix": prefix, "config_file": DEMO_SITE},
+            # features that poll on the clock and have nothing to do with the IVR (on a x20 clock they would
+            # poll twenty times as often as on a real site)
             surveys={"enabled": False},
             recordings={"engine": "none"},
         )
         try:
             async with controller(settings, clock) as ctl:
                 emulator.set_global("SB_CONTROLLER", f"127.0.0.1:{ctl.agi.port}")
-                import os as _o
-                if _o.environ.get("NOREC"): ctl.runner.recorder = None
-                if _o.environ.get("NOSS"):
-                    from ivr.runtime.selfservice import MemorySelfServiceStore
-                    ctl.runner.nodes.selfservice.store = MemorySelfServiceStore()
                 jobs = asyncio.create_task(run_jobs(ctl))
                 try:
                     return await measure(args, emulator, ctl, stats, rng)

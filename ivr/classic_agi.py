@@ -1,7 +1,7 @@
 """``switchboard-agi``: the same flows under classic ``AGI()`` (stdin/stdout), for sites without FastAGI.
 
-Asterisk starts this program once per call (``AGI(switchboard-agi,<flow>)``, or with the flow in
-``agi_network_script``/the first argument). pyst2's ``asterisk.agi.AGI`` object reads the environment,
+Asterisk starts this program once per call: ``AGI(switchboard-agi,<flow>)`` (no argument: the default
+flow; an unknown one: the default flow, logged). pyst2's ``asterisk.agi.AGI`` object reads the environment,
 catches the SIGHUP Asterisk sends on hang-up, and writes the commands; ``StdioAgiWire`` gives it the
 narrow async interface of a FastAGI connection, running the blocking pipe I/O in a thread. Commands are
 encoded and replies parsed by the FastAGI layer's own code (``ivr.fastagi.protocol``, checked against the
@@ -217,7 +217,8 @@ async def _run_flows(session: AgiSession) -> None:
     registry = FlowRegistry(settings.ivr.flows_dir)
     for problem in registry.reload().problems:
         log.warning("flow problem %s", problem)
-    speech_settings = settings.speech.model_copy(update={"pool": "thread", "workers": 1, "max_waiting": 0})
+    # one call per process: one worker, started now so it is ready by the first question
+    speech_settings = settings.speech.model_copy(update={"workers": 1, "max_waiting": 0})
     speech = build_speech_service(speech_settings) if settings.speech.engine != "none" else None
     runner = FlowRunner(
         clock=SystemClock(),

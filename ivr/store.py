@@ -7,19 +7,43 @@ valid UTF-8.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, UniqueConstraint, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import (
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ivr.runtime.record import CallStart, IvrPath
+from ivr.record_queue import IvrRecord, QueuedRecorder, ScriptResolved, ScriptStarted
+from ivr.runtime.record import CallStart, IvrPath, IvrStep
 from ivr.runtime.selfservice import Deflection
 from switchboard.orm import Base
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "CallRow",
+    "IvrRecord",
+    "IvrStepRow",
+    "QueuedRecorder",
+    "ScriptResolved",
+    "ScriptRunRow",
+    "ScriptStarted",
+    "SqlIvrStore",
+]
 
 
 def _fit(text: str | None, limit: int) -> str | None:
@@ -88,42 +112,96 @@ class ScriptRunRow(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
+_CALLS = CallRow.__table__
+_STEPS = IvrStepRow.__table__
+_RUNS = ScriptRunRow.__table__
+_FINISH_FIELDS = ("ended_at", "outcome", "outcome_detail", "region", "priority", "skill", "queue", "language",
+                  "vip", "resolved_by")  # fmt: skip
+
+
 class SqlIvrStore:
-    """Call records and self-service runs in SQL; implements CallRecordSink and SelfServiceStore."""
+    """Call records and self-service runs in SQL; implements CallRecordSink and SelfServiceStore.
+
+    Writes go through ``write(records)``: one transaction of Core statements for any number of records, so
+    a writer draining a queue pays one commit for a whole batch (a call's start and finish in the same batch
+    become one insert).
+    """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
+        engine = sessions.kw.get("bind")
+        if not isinstance(engine, AsyncEngine):
+            raise TypeError("SqlIvrStore needs a session factory bound to an AsyncEngine")
+        self.engine: AsyncEngine = engine
 
     # ---- CallRecordSink ----------------------------------------------------------------------------------
     async def call_started(self, start: CallStart) -> None:
-        async with self.sessions.begin() as session:
-            session.add(_call_row(start))
+        await self.write([start])
 
     async def call_finished(self, path: IvrPath) -> None:
-        async with self.sessions.begin() as session:
-            row = await session.get(CallRow, path.call_id)
-            if row is None:  # the start was not written (database was down then): write it all now
-                row = _call_row(path.start)
-                session.add(row)
-            row.ended_at = path.ended
-            row.outcome = path.outcome.value
-            row.outcome_detail = _fit(path.detail, 256) or ""
-            row.region = _fit(path.region, 64)
-            row.priority = path.priority
-            row.skill = _fit(path.skill, 64)
-            row.queue = _fit(path.queue, 64)
-            row.language = _fit(path.language, 16)
-            row.vip = path.vip
-            row.resolved_by = _fit(path.resolved_by, 64)
-            await session.flush()
-            for step in path.steps:
-                session.add(IvrStepRow(
-                    call_id=path.call_id, seq=step.seq, flow=_fit(step.flow, 64), node=_fit(step.node, 80),
-                    kind=_fit(step.kind, 16), input=_fit(step.input, 128),
-                    recognised=_fit(step.recognised, 512), confidence=step.confidence,
-                    result=_fit(step.result, 128), started_at=step.started, duration_ms=step.duration_ms,
-                ))  # fmt: skip
+        await self.write([path])
 
+    # ---- SelfServiceStore (writes) -----------------------------------------------------------------------
+    async def script_started(self, script: str, call_id: str, caller: str | None, at: datetime) -> None:
+        await self.write([ScriptStarted(script, call_id, caller, at)])
+
+    async def script_resolved(self, script: str, call_id: str, at: datetime) -> None:
+        await self.write([ScriptResolved(script, call_id, at)])
+
+    # ---- batches -----------------------------------------------------------------------------------------
+    async def write(self, records: Sequence[IvrRecord]) -> None:
+        """Write ``records`` in order, in one transaction (all or nothing)."""
+        starts: dict[str, dict[str, Any]] = {}
+        finishes: dict[str, IvrPath] = {}
+        steps: list[dict[str, Any]] = []
+        runs: list[dict[str, Any]] = []
+        resolutions: list[dict[str, Any]] = []
+        for record in records:
+            if isinstance(record, CallStart):
+                starts[record.call_id] = _call_values(record)
+            elif isinstance(record, IvrPath):
+                finishes[record.call_id] = record
+                steps.extend(_step_values(record))
+            elif isinstance(record, ScriptStarted):
+                runs.append({"script": record.script[:64], "call_id": record.call_id[:64],
+                             "caller_number": _fit(record.caller, 32), "started_at": record.at})  # fmt: skip
+            else:
+                resolutions.append({"b_script": record.script[:64], "b_call_id": record.call_id[:64],
+                                    "resolved_at": record.at})  # fmt: skip
+        async with self.engine.begin() as conn:
+            if finishes:
+                known = {cid for cid in finishes if cid in starts}
+                rest = [cid for cid in finishes if cid not in starts]
+                if rest:
+                    found = await conn.scalars(select(_CALLS.c.call_id).where(_CALLS.c.call_id.in_(rest)))
+                    existing = set(found)
+                    updates = [_finish_values(finishes[cid], prefix="b_") for cid in rest if cid in existing]
+                    if updates:
+                        await conn.execute(
+                            update(_CALLS)
+                            .where(_CALLS.c.call_id == bindparam("b_call_id"))
+                            .values({f: bindparam(f"b_{f}") for f in _FINISH_FIELDS}),
+                            updates,
+                        )
+                    # the start was never written (the database was down then): write it all now
+                    known.update(cid for cid in rest if cid not in existing)
+                for cid in known:
+                    starts[cid] = {**_call_values(finishes[cid].start), **_finish_values(finishes[cid])}
+            if starts:
+                await conn.execute(insert(_CALLS), [_complete(v) for v in starts.values()])
+            if steps:
+                await conn.execute(insert(_STEPS), steps)
+            if runs:
+                await conn.execute(insert(_RUNS), runs)
+            if resolutions:
+                await conn.execute(
+                    update(_RUNS)
+                    .where(_RUNS.c.script == bindparam("b_script"), _RUNS.c.call_id == bindparam("b_call_id"))
+                    .values(resolved_at=bindparam("resolved_at")),
+                    resolutions,
+                )
+
+    # ---- reads -------------------------------------------------------------------------------------------
     async def steps(self, call_id: str) -> list[IvrStepRow]:
         """A call's IVR path in order (for the call record page and tests)."""
         async with self.sessions() as session:
@@ -136,30 +214,15 @@ class SqlIvrStore:
         async with self.sessions() as session:
             return await session.get(CallRow, call_id)
 
-    # ---- SelfServiceStore --------------------------------------------------------------------------------
-    async def script_started(self, script: str, call_id: str, caller: str | None, at: datetime) -> None:
-        async with self.sessions.begin() as session:
-            session.add(
-                ScriptRunRow(
-                    script=script[:64], call_id=call_id[:64], caller_number=_fit(caller, 32), started_at=at
-                )
-            )
-
-    async def script_resolved(self, script: str, call_id: str, at: datetime) -> None:
-        async with self.sessions.begin() as session:
-            await session.execute(
-                update(ScriptRunRow)
-                .where(ScriptRunRow.script == script, ScriptRunRow.call_id == call_id)
-                .values(resolved_at=at)
-            )
-
     async def last_resolved(self, script: str, caller: str) -> datetime | None:
-        async with self.sessions() as session:
-            return await session.scalar(
-                select(func.max(ScriptRunRow.resolved_at)).where(
-                    ScriptRunRow.script == script, ScriptRunRow.caller_number == caller
+        # on the call path (every script entry): a Core query, no ORM session
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(
+                select(func.max(_RUNS.c.resolved_at)).where(
+                    _RUNS.c.script == script[:64], _RUNS.c.caller_number == caller[:32]
                 )
             )
+        return _aware(value)
 
     async def deflection(self, script: str) -> Deflection:
         async with self.sessions() as session:
@@ -179,69 +242,52 @@ class SqlIvrStore:
         return [Deflection(script, int(s), int(r)) for script, s, r in rows]
 
 
-def _call_row(start: CallStart) -> CallRow:
-    return CallRow(
-        call_id=start.call_id, uniqueid=_fit(start.uniqueid, 64) or "",
-        channel=_fit(start.channel, 128) or "",
-        caller_number=_fit(start.caller_number, 64) or "", caller_name=_fit(start.caller_name, 128) or "",
-        flow=_fit(start.flow, 64) or "", flow_version=start.flow_version[:32], started_at=start.started,
-        region=_fit(start.region, 64), outcome_detail="", priority=0, vip=False,
-    )  # fmt: skip
+def _call_values(start: CallStart) -> dict[str, Any]:
+    values = {
+        "call_id": start.call_id[:64], "uniqueid": _fit(start.uniqueid, 64) or "",
+        "channel": _fit(start.channel, 128) or "", "caller_number": _fit(start.caller_number, 64) or "",
+        "caller_name": _fit(start.caller_name, 128) or "", "flow": _fit(start.flow, 64) or "",
+        "flow_version": start.flow_version[:32], "started_at": start.started,
+        "region": _fit(start.region, 64),
+    }  # fmt: skip
+    return values
 
 
-class QueuedRecorder:
-    """A CallRecordSink that never makes a caller wait for the database: writes go through a bounded queue
-    drained by ``run()`` (run it in the application's TaskGroup). When the queue is full the write is
-    awaited directly (back-pressure) rather than dropped; failures are logged and retried a few times."""
+def _finish_values(path: IvrPath, prefix: str = "") -> dict[str, Any]:
+    values = {
+        "ended_at": path.ended, "outcome": path.outcome.value, "outcome_detail": _fit(path.detail, 256) or "",
+        "region": _fit(path.region, 64), "priority": path.priority, "skill": _fit(path.skill, 64),
+        "queue": _fit(path.queue, 64), "language": _fit(path.language, 16), "vip": path.vip,
+        "resolved_by": _fit(path.resolved_by, 64),
+    }  # fmt: skip
+    if prefix:
+        values = {f"{prefix}{k}": v for k, v in values.items()}
+        values[f"{prefix}call_id"] = path.call_id
+    return values
 
-    def __init__(
-        self, inner: SqlIvrStore, *, maxsize: int = 10_000, attempts: int = 3, retry_delay: float = 0.5
-    ) -> None:
-        self.inner = inner
-        self._queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue(maxsize)
-        self.attempts = attempts
-        self.retry_delay = retry_delay
 
-    async def call_started(self, start: CallStart) -> None:
-        await self._put(("call_started", start))
+def _complete(values: dict[str, Any]) -> dict[str, Any]:
+    """Every column of a calls row (executemany needs the same keys in every row)."""
+    return {"ended_at": None, "outcome": None, "outcome_detail": "", "priority": 0, "skill": None,
+            "queue": None, "language": None, "vip": False, "resolved_by": None, **values}  # fmt: skip
 
-    async def call_finished(self, path: IvrPath) -> None:
-        await self._put(("call_finished", path))
 
-    async def _put(self, item: tuple[str, object]) -> None:
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
-            await self._write(*item)
+def _step_values(path: IvrPath) -> list[dict[str, Any]]:
+    return [_step_row(path.call_id, step) for step in path.steps]
 
-    @property
-    def pending(self) -> int:
-        return self._queue.qsize()
 
-    async def run(self) -> None:
-        """Write queued records forever (cancel to stop; call ``drain()`` first to flush)."""
-        while True:
-            method, value = await self._queue.get()
-            try:
-                await self._write(method, value)
-            finally:
-                self._queue.task_done()
+def _step_row(call_id: str, step: IvrStep) -> dict[str, Any]:
+    values = {
+        "call_id": call_id, "seq": step.seq, "flow": _fit(step.flow, 64), "node": _fit(step.node, 80),
+        "kind": _fit(step.kind, 16), "input": _fit(step.input, 128), "recognised": _fit(step.recognised, 512),
+        "confidence": step.confidence, "result": _fit(step.result, 128), "started_at": step.started,
+        "duration_ms": step.duration_ms,
+    }  # fmt: skip
+    return values
 
-    async def drain(self) -> None:
-        """Wait until every queued record is written (needs ``run()`` running)."""
-        await self._queue.join()
 
-    async def _write(self, method: str, value: object) -> None:
-        for attempt in range(1, self.attempts + 1):
-            try:
-                await getattr(self.inner, method)(value)
-                return
-            except Exception as exc:  # a bad record must not stop the writer for every later call
-                call_id = getattr(value, "call_id", "?")
-                if attempt == self.attempts:
-                    log.error("ivr record lost call_id=%s method=%s error=%s", call_id, method, exc)
-                    return
-                log.warning(
-                    "ivr record write failed, retrying call_id=%s attempt=%d error=%s", call_id, attempt, exc
-                )
-                await asyncio.sleep(self.retry_delay * attempt)
+def _aware(value: datetime | None) -> datetime | None:
+    # Core reads skip the ORM's UTC type on some backends: SQLite hands back naive datetimes
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -92,6 +93,10 @@ async def supervise(name: str, job: Job, clock: Clock, *, max_delay: float = 30.
             raise
         except Exception:
             log.exception("background task failed, restarting task=%s delay=%.1fs", name, delay)
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # The job swallowed our cancellation (uvicorn does during its start-up): stop, don't restart.
+            raise asyncio.CancelledError
         if clock.monotonic() - started > 60:
             delay = 0.5
         await clock.sleep(delay)
@@ -190,7 +195,7 @@ async def controller(settings: Settings, clock: Clock) -> AsyncIterator[Controll
             config=RunnerConfig.from_settings(settings.ivr, settings.speech),
             speech=speech,
             selfservice=SelfService(
-                ivr_store, repeat_window=timedelta(hours=settings.ivr.repeat_window_hours)
+                recorder, repeat_window=timedelta(hours=settings.ivr.repeat_window_hours)
             ),
             recorder=recorder,
         )
@@ -326,8 +331,17 @@ async def run_jobs(ctl: Controller, extra: dict[str, Job] | None = None) -> None
             tg.create_task(supervise(name, job, ctl.clock), name=name)
 
 
+def _dump_tasks() -> None:
+    """SIGUSR1: log every asyncio task with its stack (what is the controller waiting for?)."""
+    for task in asyncio.all_tasks():
+        frames = " <- ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in task.get_stack(limit=8))
+        log.warning("task dump name=%s cancelling=%d stack=%s", task.get_name(), task.cancelling(), frames)
+
+
 async def run_serve(settings: Settings) -> None:
     """``switchboard serve``: the controller against a real Asterisk, until SIGINT/SIGTERM."""
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, _dump_tasks)
     sock = bind_http(settings)
     try:
         async with controller(settings, SystemClock()) as ctl:

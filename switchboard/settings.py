@@ -170,7 +170,7 @@ class AcdSettings(_Section):
     short_abandon_seconds: float = Field(
         5.0, ge=0, description="Callers hanging up sooner than this are not counted in service level/abandons"
     )
-    metrics_timezone: str = Field("UTC", description="Time zone whose midnight starts the 'today' metrics window")
+    metrics_timezone: str = Field("UTC", description="Time zone whose midnight starts the 'today' metrics")
     metrics_recent_minutes: int = Field(
         15, ge=1, le=1440, description="Length of the recent window /metrics reports beside 'today'"
     )
@@ -179,7 +179,7 @@ class AcdSettings(_Section):
     )
     pjsip_include: Path = Field(
         Path("var/asterisk/pjsip_switchboard_agents.conf"),
-        description="File `switchboard asterisk pjsip` writes (pjsip.conf includes it; /etc/asterisk/ on a PBX)",
+        description="File `switchboard asterisk pjsip` writes, included by pjsip.conf (/etc/asterisk/...)",
     )
     pjsip_realm: str = Field(
         "switchboard", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="SIP digest realm agents' phones see"
@@ -189,7 +189,7 @@ class AcdSettings(_Section):
         description="Hashed secrets: password_digest (SHA-256+MD5, Asterisk >= 20.12/21.7/22.2) or md5_cred",
     )
     pjsip_transport: str = Field(
-        "", pattern=r"^[A-Za-z0-9_.-]{0,64}$", description="Transport for agent endpoints (e.g. transport-tls)"
+        "", pattern=r"^[A-Za-z0-9_.-]{0,64}$", description="Transport of agent endpoints (e.g. transport-tls)"
     )
     pjsip_srtp: bool = Field(False, description="Agent endpoints require SRTP (SDES; use with TLS transport)")
     connect_grace_seconds: float = Field(

@@ -54,7 +54,9 @@ def parse_espeak(mnemonics: str, *, non_rhotic: bool = False) -> tuple[str, ...]
             continue
         mapped = ("AH",) if non_rhotic and token == "3" else ARPABET.get(token)
         if mapped is None:
-            mapped = ARPABET.get(token.rstrip(";"))
+            # espeak marks allophones with a digit or '#' ("t2", "@5", "I#"): the base phoneme will do
+            base = token.rstrip("0123456789#;")
+            mapped = ARPABET.get(base) if base else None
         if mapped is None:
             return None
         phones.extend(mapped)

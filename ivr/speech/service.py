@@ -93,6 +93,8 @@ class SpeechService:
     ) -> Recognition:
         """Which of ``phrases`` the caller said (text "" when none), confidence 0..1."""
         clean = tuple(p for p in list(phrases)[:MAX_GRAMMAR_PHRASES] if isinstance(p, str) and p.strip())
+        if not clean and self._pool is not None:
+            return Recognition("", 0.0, self.name, 0.0)  # an empty grammar can match nothing
         job = Job("grammar", str(wav), clean, self._max_audio_seconds, call_id)
         return await self._run(job, deadline)
 

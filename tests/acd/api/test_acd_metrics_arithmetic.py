@@ -175,3 +175,11 @@ def test_recent_window_covers_the_last_minutes() -> None:
 def test_agent_state_counts_include_agents_redis_never_saw_as_offline() -> None:
     counts = agent_state_counts(make_config(), {"a1": AgentStatus("a1", AgentState.READY)})
     assert counts["ready"] == 1 and counts["offline"] == 2 and sum(counts.values()) == 3
+
+
+def test_an_unknown_metrics_time_zone_stops_start_up_with_one_clear_line(service: Any) -> None:
+    from acd.metrics_io import AcdMetrics
+    from switchboard.settings import AcdSettings, ConfigError
+
+    with pytest.raises(ConfigError, match="SWITCHBOARD_ACD_METRICS_TIMEZONE"):
+        AcdMetrics(service, None, ManualClock(), AcdSettings(metrics_timezone="Mars/Olympus"))
