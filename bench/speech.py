@@ -184,7 +184,7 @@ async def out_of_grammar(service: SpeechService, menus: list[Menu]) -> tuple[int
     for menu in menus:
         words = {w for p in menu.phrases for w in p.split()}
         others = sorted({p for m in menus if m is not menu for p in m.phrases if not set(p.split()) & words})
-        for phrase in others[:12]:
+        for phrase in others[:8]:
             result = await recognise(service, clip(phrase, "en-us", 140), menu.phrases)
             total += 1
             rejected += result is None or result.confidence < MIN_CONFIDENCE or not result.text
@@ -260,6 +260,7 @@ async def vosk_korean() -> tuple[int, int, float, float] | None:
     words = ["네", "아니요", "해지", "예약"]
     right = total = 0
     g_time = f_time = audio = 0.0
+    free_audio = 0.0
     for word in words:
         for speed in (130, 170):
             path = clip(word, "ko", speed)
@@ -268,11 +269,13 @@ async def vosk_korean() -> tuple[int, int, float, float] | None:
             if result is not None:
                 right += result.text == word
                 g_time += result.seconds
-            free = await service.recognize_free(path, deadline=30.0)
-            f_time += free.seconds
             audio += seconds_of(path)
+            if speed == 130:  # free decoding is slow: half the clips are enough for its RTF
+                free = await service.recognize_free(path, deadline=30.0)
+                f_time += free.seconds
+                free_audio += seconds_of(path)
     await service.close()
-    return right, total, g_time / audio, f_time / audio
+    return right, total, g_time / audio, f_time / free_audio
 
 
 def report_accuracy(tally: Tally, extra: dict, misses: list[str], oog: tuple[int, int]) -> None:

@@ -18,8 +18,10 @@ from acd.metrics import (
     window_minutes,
     window_today,
 )
+from acd.metrics_io import AcdMetrics
 from acd.model import AgentState, AgentStatus, CallStatus, Queue, WaitingCall
 from switchboard.clock import ManualClock
+from switchboard.settings import AcdSettings, ConfigError
 from tests.acd.conftest import make_config
 
 QUEUE = Queue("billing", "billing", service_level_percent=80, service_level_seconds=20, wrap_up_seconds=10)
@@ -178,8 +180,5 @@ def test_agent_state_counts_include_agents_redis_never_saw_as_offline() -> None:
 
 
 def test_an_unknown_metrics_time_zone_stops_start_up_with_one_clear_line(service: Any) -> None:
-    from acd.metrics_io import AcdMetrics
-    from switchboard.settings import AcdSettings, ConfigError
-
     with pytest.raises(ConfigError, match="SWITCHBOARD_ACD_METRICS_TIMEZONE"):
         AcdMetrics(service, None, ManualClock(), AcdSettings(metrics_timezone="Mars/Olympus"))
