@@ -231,7 +231,7 @@ class Bench:
         self.stats.keys[number] = keys
         self.placed[outcome] += 1
         # queued callers hang up after a while on hold; the others are hung up by the flow
-        return ScriptedCaller(number=number, name="Bench", hangup_after=8.0)
+        return ScriptedCaller(number=number, name="Bench", hangup_after=60.0)
 
     async def open_loop(self, rate: float, seconds: float) -> tuple[float, float]:
         """Place ``rate`` calls per second for ``seconds``; returns (placing seconds, seconds to last end)."""

@@ -24,10 +24,8 @@ the service runs this engine in worker processes by default; decoders are per th
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
-import random
 import threading
 import time
 import warnings
@@ -37,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ivr.speech.audio import RATE, bytes_of, frame_energies, samples_of, upsample_2x
+from ivr.speech.conditioning import condition
 from ivr.speech.engine import Recognition, SpeechUnavailable, clamp01, grammar_table
 from ivr.speech.pronounce import Pronouncer
 
@@ -85,16 +83,12 @@ PHONES = [
     "ZH",
 ]
 LOOP_WORD = "_loop_{}"
-FRAME = 160  # 20 ms at 8 kHz
-SILENT_RMS = 30.0  # about -60 dBFS: nothing a caller said
 MAX_GRAMMARS = 64
 CARRIER_PROB = 0.1
 # what callers wrap a menu choice in; recognised, then dropped from the answer
 PREFIXES = (("i", "want"), ("i", "want", "to"), ("i'd", "like"), ("i'd", "like", "to"), ("i", "need"),
             ("i", "need", "to"), ("please",))  # fmt: skip
 SUFFIXES = (("please",), ("thanks",), ("thank", "you"))
-NOISE_TABLE = 16_000
-VOTE_OFFSET = 5003  # each extra vote hears the same recording under a different stretch of noise
 
 
 @dataclass(frozen=True)
@@ -116,7 +110,6 @@ class PocketSphinxSpec:
     wbeam: float = 1e-40
     pbeam: float = 1e-60
     pip: float = 2.0
-    votes: int = 1
     accents: tuple[str, ...] = ("en-us", "en-gb")  # espeak-ng voices whose pronunciations are added
 
     def build(self) -> PocketSphinxEngine:
@@ -142,22 +135,23 @@ class PocketSphinxEngine:
         table = grammar_table(phrases)
         if not table:
             return Recognition("", 0.0, self.name, time.perf_counter() - started)
+        audio = self._condition(pcm16_8k)
+        if audio is None:
+            return Recognition("", 0.0, self.name, time.perf_counter() - started)
         decoder = self._decoder()
-        votes: dict[str, float] = {}
-        for k in range(max(1, self.spec.votes)):
-            audio = condition(pcm16_8k, self.spec, offset=k * VOTE_OFFSET)
-            if audio is None:
-                return Recognition("", 0.0, self.name, time.perf_counter() - started)
-            phrase, confidence = self._grammar_pass(decoder, table, audio, carriers=False)
-            if confidence < 0.5:
-                # callers wrap choices in words ("restart please", "I would like billing"): look again
-                again, again_confidence = self._grammar_pass(decoder, table, audio, carriers=True)
-                if again and again_confidence > confidence:
-                    phrase, confidence = again, again_confidence
-            votes[phrase] = votes.get(phrase, 0.0) + confidence
-        phrase = max(votes, key=lambda p: (votes[p], p))
-        confidence = votes[phrase] / max(1, self.spec.votes)
+        phrase, confidence = self._grammar_pass(decoder, table, audio, carriers=False)
+        if confidence < 0.5:
+            # callers wrap choices in words ("restart please", "I would like billing"): look again
+            again, again_confidence = self._grammar_pass(decoder, table, audio, carriers=True)
+            if again and again_confidence > confidence:
+                phrase, confidence = again, again_confidence
         return Recognition(phrase, confidence, self.name, time.perf_counter() - started)
+
+    def _condition(self, pcm16_8k: bytes) -> bytes | None:
+        spec = self.spec
+        return condition(
+            pcm16_8k, noise_snr_db=spec.noise_snr_db, trim_db=spec.trim_db, trim_margin_s=spec.trim_margin_s
+        )
 
     def _grammar_pass(
         self, decoder: _Decoder, table: dict[tuple[str, ...], str], audio: bytes, *, carriers: bool
@@ -173,7 +167,7 @@ class PocketSphinxEngine:
 
     def recognize_free(self, pcm16_8k: bytes) -> Recognition:
         started = time.perf_counter()
-        audio = condition(pcm16_8k, self.spec)
+        audio = self._condition(pcm16_8k)
         if audio is None:
             return Recognition("", 0.0, self.name, time.perf_counter() - started)
         decoder = self._decoder()
@@ -388,36 +382,3 @@ def _strip_carriers(words: tuple[str, ...], paths: dict[tuple[str, ...], str]) -
 
 def _base_word(word: str) -> str:
     return word.split("(", 1)[0]
-
-
-@functools.cache
-def _unit_noise() -> tuple[float, ...]:
-    """A fixed table of Gaussian samples: the same recording always gets the same noise (reproducible)."""
-    rnd = random.Random(0x5B0A)
-    return tuple(rnd.gauss(0.0, 1.0) for _ in range(NOISE_TABLE))
-
-
-def condition(pcm16_8k: bytes, spec: PocketSphinxSpec, offset: int = 0) -> bytes | None:
-    """Trim to the speech, upsample to 16 kHz and add the noise floor; None when nothing was said."""
-    samples = samples_of(pcm16_8k)
-    energies = frame_energies(samples, FRAME)
-    if not energies:
-        return None
-    peak = max(energies)
-    if peak < SILENT_RMS * SILENT_RMS:
-        return None
-    threshold = peak * 10 ** (-spec.trim_db / 10)
-    active = [i for i, e in enumerate(energies) if e > threshold]
-    margin = int(spec.trim_margin_s * RATE / FRAME)
-    first, last = max(0, active[0] - margin), min(len(energies), active[-1] + 1 + margin)
-    loud = [e for e in energies if e > peak / 1000]
-    level = math.sqrt(sum(loud) / len(loud))
-    up = samples_of(upsample_2x(bytes_of(samples[first * FRAME : last * FRAME])))
-    sigma = max(level * 10 ** (-spec.noise_snr_db / 20), 5.0)
-    table = _unit_noise()
-    noise = [sigma * n for n in table[offset:] + table[:offset]]
-    reps = len(up) // len(noise) + 1
-    mixed = [v + n for v, n in zip(up, noise * reps, strict=False)]
-    up = samples_of(b"")
-    up.fromlist([-32768 if v < -32768 else 32767 if v > 32767 else int(v) for v in mixed])
-    return bytes_of(up)

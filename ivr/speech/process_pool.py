@@ -193,21 +193,41 @@ class ProcessWorkerPool:
         future.add_done_callback(_retrieve)
         try:
             reply = await asyncio.wait_for(asyncio.shield(future), max(0.0, end - loop.time()))
-        except TimeoutError:
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            self._abandon(worker, future, job)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
             self._timeouts += 1
+            raise SpeechTimeout(f"speech engine did not answer within {deadline:.2f} s") from None
+        except _WorkerDied as exc:
+            self._crashed(worker, job, str(exc))
+            raise SpeechError(f"speech worker died: {exc}") from None
+        return self._reply(worker, reply)
+
+    def _abandon(self, worker: _Worker, future: asyncio.Future[tuple[Any, ...]], job: Job) -> None:
+        """The caller gave up. A worker still starting is not at fault: let it finish, then reuse it."""
+        if worker.ready:
             log.warning(
                 "speech job past its deadline, worker replaced call_id=%s engine=%s pid=%s",
                 job.call_id, self.spec.kind, worker.pid,
             )  # fmt: skip
             self._replace(worker)
-            raise SpeechTimeout(f"speech engine did not answer within {deadline:.2f} s") from None
-        except asyncio.CancelledError:
-            self._replace(worker)
-            raise
-        except _WorkerDied as exc:
-            self._crashed(worker, job, str(exc))
-            raise SpeechError(f"speech worker died: {exc}") from None
-        return self._reply(worker, reply)
+            return
+        log.info("speech worker still starting at the deadline call_id=%s pid=%s", job.call_id, worker.pid)
+        future.add_done_callback(lambda f: self._settle_late(worker, f))
+
+    def _settle_late(self, worker: _Worker, future: asyncio.Future[tuple[Any, ...]]) -> None:
+        """The outcome of a job nobody waits for any more: keep the worker if it is healthy."""
+        if future.cancelled() or future.exception() is not None:
+            self._replace(worker, respawn=self._load_error is None)
+            return
+        reply = future.result()
+        if reply[0] == "load_failed":
+            self._set_unavailable(str(reply[1]))
+            self._replace(worker, respawn=False)
+            return
+        self._load_crashes = 0
+        self._back(worker)
 
     def _reply(self, worker: _Worker, reply: tuple[Any, ...]) -> Recognition:
         kind = reply[0]

@@ -97,6 +97,7 @@ async def test_caller_on_hold_unknown_to_the_acd_is_adopted(service, store, fake
         "SB_PRIORITY": "3",
     }
     ch = LiveChannel("PJSIP/carrier-9", "9.9", "sb-hold", application="MusicOnHold", duration_seconds=12)
+    fake_asterisk.channels[ch.channel] = ch
     await service.reconcile([ch])
     call = await store.get_call("ivr-9")
     assert (

@@ -1,4 +1,4 @@
-"""Pronunciations added to the grammar: espeak-ng phonemes mapped to the model's phones, and accent variants."""
+"""Pronunciations added to grammars: espeak-ng phonemes mapped to the model's phones, accent variants."""
 
 from __future__ import annotations
 

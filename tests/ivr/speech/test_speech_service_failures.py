@@ -192,3 +192,17 @@ async def test_closed_service_refuses_work_and_its_workers_are_gone(wav) -> None
     assert all(p.poll() is not None for p in processes)
     with pytest.raises(SpeechUnavailable):
         await service.recognize_grammar(wav, ["billing"])
+
+
+async def test_worker_still_starting_at_the_deadline_is_kept_not_killed(services, wav) -> None:
+    service = services(FaultSpec("slow-load", seconds=1.0), pool="process", workers=1)
+    result, took = await timed(service.recognize_grammar(wav, ["billing"], deadline=0.3))
+    assert isinstance(result, SpeechTimeout) and took < 0.6
+    for _ in range(50):  # the abandoned job completes once the worker is up, and frees its slot
+        await asyncio.sleep(0.1)
+        if service.stats().busy == 0:
+            break
+    result, took = await timed(service.recognize_grammar(wav, ["billing"], deadline=1.0))
+    assert not isinstance(result, SpeechError) and result.text == "billing"
+    assert took < 0.5  # the same, now warm, worker answered
+    assert service.stats().restarts == 0
