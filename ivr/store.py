@@ -115,6 +115,9 @@ class ScriptRunRow(Base):
 _CALLS = CallRow.__table__
 _STEPS = IvrStepRow.__table__
 _RUNS = ScriptRunRow.__table__
+_LAST_RESOLVED = select(func.max(_RUNS.c.resolved_at)).where(
+    _RUNS.c.script == bindparam("b_script"), _RUNS.c.caller_number == bindparam("b_caller")
+)
 _FINISH_FIELDS = ("ended_at", "outcome", "outcome_detail", "region", "priority", "skill", "queue", "language",
                   "vip", "resolved_by")  # fmt: skip
 
@@ -215,13 +218,9 @@ class SqlIvrStore:
             return await session.get(CallRow, call_id)
 
     async def last_resolved(self, script: str, caller: str) -> datetime | None:
-        # on the call path (every script entry): a Core query, no ORM session
+        # on the call path (every script entry): a prepared Core statement, no ORM session
         async with self.engine.connect() as conn:
-            value = await conn.scalar(
-                select(func.max(_RUNS.c.resolved_at)).where(
-                    _RUNS.c.script == script[:64], _RUNS.c.caller_number == caller[:32]
-                )
-            )
+            value = await conn.scalar(_LAST_RESOLVED, {"b_script": script[:64], "b_caller": caller[:32]})
         return _aware(value)
 
     async def deflection(self, script: str) -> Deflection:

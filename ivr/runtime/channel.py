@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Protocol
 
@@ -55,6 +56,7 @@ class PromptResolver(Protocol):
     def files_for(self, prompt: PromptDef, language: str) -> list[str]: ...
 
 
+@functools.lru_cache(maxsize=4096)  # flow texts: a bounded set, hashed again for every prompt played
 def rendered_name(text: str, language: str) -> str:
     """Stable file name (no extension) of the rendering of ``text`` in ``language``."""
     digest = hashlib.sha256(f"{language}\x00{text}".encode()).hexdigest()[:24]

@@ -9,6 +9,7 @@ a tie between two different choices is ambiguous and counts as no match.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -67,6 +68,13 @@ class Match(Generic[T]):
 
     choice: T
     phrase: str
+
+
+@functools.lru_cache(maxsize=1024)
+def matcher_for(choices: tuple[tuple[T, tuple[str, ...]], ...]) -> PhraseMatcher[T]:
+    """A matcher per distinct set of choices: menus ask the same question call after call, and building one
+    normalises every phrase. (Matchers are never changed after construction, so sharing them is safe.)"""
+    return PhraseMatcher(choices)
 
 
 class PhraseMatcher(Generic[T]):

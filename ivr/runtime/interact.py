@@ -10,7 +10,7 @@ from ivr.flows.model import AskNode, CollectNode, Defaults, Intent, PromptDef
 from ivr.runtime import texts
 from ivr.runtime.channel import CallChannel, PromptResolver
 from ivr.runtime.digits import clean_digits, digits_problem, mask
-from ivr.runtime.intents import PhraseMatcher
+from ivr.runtime.intents import PhraseMatcher, matcher_for
 from ivr.runtime.listen import Heard, Listener
 from ivr.runtime.record import IvrStep
 from ivr.runtime.state import CallState
@@ -135,7 +135,7 @@ class Interaction:
         self, channel: CallChannel, state: CallState, node: str, kind: str, choices: list[Choice], q: Question
     ) -> Choice | None:
         """Ask until a choice is made or retries run out (None). Speech failures fall back to keys."""
-        matcher: PhraseMatcher[str] = PhraseMatcher((c.key, c.phrases) for c in choices)
+        matcher: PhraseMatcher[str] = matcher_for(tuple((c.key, c.phrases) for c in choices))
         by_key = {c.key: c for c in choices}
         digits = "".join(c.dtmf for c in choices if c.dtmf)
         attempts = 0
@@ -291,7 +291,9 @@ class Interaction:
         if not (defaults.speech and self.listener.free_speech_ok and not state.speech_down):
             self.step(state, begun, node_id, "ask", result="fallback:free-speech-unavailable")
             return None
-        matcher: PhraseMatcher[int] = PhraseMatcher((i, intent.say) for i, intent in enumerate(node.intents))
+        matcher: PhraseMatcher[int] = matcher_for(
+            tuple((i, tuple(intent.say)) for i, intent in enumerate(node.intents))
+        )
         min_conf = node.min_confidence if node.min_confidence is not None else defaults.min_confidence
         lead = Say(key=node.prompt)
         for attempt in range(2):  # one re-prompt when unsure

@@ -68,7 +68,10 @@ class RegionMap:
 
     def region_for(self, caller_number: str) -> str | None:
         """The region for a caller number as received, or the map's default (None when there is none)."""
-        e164 = normalise_number(caller_number, self.default_country)
+        return self.region_for_e164(normalise_number(caller_number, self.default_country))
+
+    def region_for_e164(self, e164: str | None) -> str | None:
+        """The region for an already normalised number (None: anonymous or unusable)."""
         if e164 is None:
             return self.mapping.get("default")
         prefixes = sorted((k for k in self.mapping if k.startswith("+")), key=len, reverse=True)

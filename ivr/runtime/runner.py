@@ -134,7 +134,7 @@ class FlowRunner:
             caller_e164=normalise_number(number, self.config.default_country), flows=flows, flow=flow,
             started=self.clock.now(), started_mono=self.clock.monotonic(),
         )  # fmt: skip
-        state.region = self.regions.region_for(number)
+        state.region = self.regions.region_for_e164(state.caller_e164)
         if flow is not None:
             state.language = flow.spec.language
             state.priority = flow.spec.defaults.priority

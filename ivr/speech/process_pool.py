@@ -276,12 +276,18 @@ class ProcessWorkerPool:
         """Kill ``worker`` (its helper thread wakes on EOF), reap it off the loop, free its slot."""
         worker.kill()
         self._io.submit(worker.reap)
-        with self._lock:
-            self._all.discard(worker)
-            if respawn and not self._closed and self._load_error is None:
-                self._restarts += 1
-                self._idle.append(self._spawn_locked())
-        self._admission.release()
+        try:
+            with self._lock:
+                self._all.discard(worker)
+                if respawn and not self._closed and self._load_error is None:
+                    self._restarts += 1
+                    self._idle.append(self._spawn_locked())
+        except SpeechUnavailable as exc:
+            log.error(
+                "speech worker not replaced engine=%s error=%s", self.spec.kind, exc
+            )  # next call retries
+        finally:
+            self._admission.release()
 
     async def close(self) -> None:
         self._closed = True

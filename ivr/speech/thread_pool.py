@@ -50,10 +50,14 @@ class ThreadWorkerPool:
 
     def warm_up(self) -> None:
         """Start loading the engine in the background (no event loop needed)."""
-        with self._load_lock:
+        if not self._load_lock.acquire(blocking=False):
+            return  # a load is under way
+        try:
             if self._engine is not None or self._loading or self._load_error or self._closed:
                 return
             self._loading = True
+        finally:
+            self._load_lock.release()
         self._executor.submit(self._load_quietly)
 
     async def run(self, job: Job, deadline: float) -> Recognition:
