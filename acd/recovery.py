@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 
 from acd.dispatcher import raise_if_cancel_lost
 from acd.errors import AcdValidationError, PortError, StoreError
-from acd.model import NUMBER_RE, AgentState, AgentStatus, CallStatus, WaitingCall
+from acd.model import AgentState, AgentStatus, CallStatus, WaitingCall
 from acd.policy import next_step_at
 from acd.ports import LiveChannel
 from acd.store import EnqueueOutcome
-from acd.values import known_skill, safe
+from ivr.ports import QueueRequest
 from switchboard.ids import new_id
 
 if TYPE_CHECKING:
@@ -203,46 +203,43 @@ class Recovery:
                     await self._readd(rec)
                     return rec.call_id
         try:
-            call_id = await self.port.get_variable(channel.channel, "SB_CALL_ID") or new_id()
-            queue = await self.port.get_variable(channel.channel, "SB_QUEUE") or self.settings.fallback_queue
-            skill = await self.port.get_variable(channel.channel, "SB_SKILL") or ""
-            region = await self.port.get_variable(channel.channel, "SB_REGION") or None
-            prio = await self.port.get_variable(channel.channel, "SB_PRIORITY") or "0"
+            values = {
+                name: await self.port.get_variable(channel.channel, name)
+                for name in ("SB_CALL_ID", "SB_QUEUE", "SB_SKILL", "SB_REGION", "SB_PRIORITY")
+            }
             number = channel.caller_number or await self.port.get_variable(channel.channel, "CALLERID(num)")
         except PortError as exc:
             log.warning("cannot read variables of held channel channel=%s error=%s", channel.channel, exc)
             return None
-        config = await self.config()
-        queue = queue if queue in config.queues else self.settings.fallback_queue
-        if queue not in config.queues:
-            return None
-        now = self.clock.now()
+        prio = values["SB_PRIORITY"] or "0"
+        request = QueueRequest(
+            call_id=values["SB_CALL_ID"] or new_id(),
+            channel=channel.channel,
+            uniqueid=channel.uniqueid,
+            caller_number=number or "",
+            caller_name="",
+            queue=values["SB_QUEUE"] or self.settings.fallback_queue,
+            skill=values["SB_SKILL"] or "",
+            region=values["SB_REGION"] or None,
+            priority=int(prio) if prio.isdigit() and len(prio) < 4 else 0,
+            language="",
+            vip=False,
+            reason="adopted from hold",
+        )
         waited = timedelta(seconds=max(0.0, channel.duration_seconds))
-        q = config.queues[queue]
         try:
-            call = WaitingCall(
-                call_id=safe(call_id) or new_id(),
-                queue=queue,
-                skill=skill if known_skill(config, skill) else q.skill,
-                channel=channel.channel,
-                uniqueid=channel.uniqueid,
-                enqueued_at=now - waited,
-                caller_number=number if NUMBER_RE.fullmatch(number or "") else "",
-                priority=min(max(int(prio), 0), 99) if prio.isdigit() else 0,
-                region=region if region and region in config.regions else None,
-                reason="adopted from hold",
-            )
+            call_id = await self.enqueue_call(request, enqueued_at=self.clock.now() - waited)
         except AcdValidationError as exc:
             log.warning("cannot adopt held channel channel=%s error=%s", channel.channel, exc)
             return None
-        if await self._add(call, q, now):
+        if call_id is not None:
             log.warning(
                 "adopted caller found on hold call_id=%s channel=%s queue=%s",
-                call.call_id,
+                call_id,
                 channel.channel,
-                queue,
+                request.queue,
             )
-        return call.call_id
+        return call_id
 
     async def _readd(self: AcdService, call: WaitingCall) -> None:
         config = await self.config()

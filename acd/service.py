@@ -135,9 +135,16 @@ class AcdService(SignalReactions, Recovery):
 
     async def enqueue(self, request: QueueRequest) -> None:
         """Put a caller in a queue (CallQueue.enqueue); bad fields fall back, the caller is never lost."""
+        await self.enqueue_call(request)
+
+    async def enqueue_call(self, request: QueueRequest, *, enqueued_at: datetime | None = None) -> str | None:
+        """Enqueue with VIP list, repeat-caller preference and fallbacks; the call id (None: a duplicate).
+
+        ``enqueued_at`` backdates the entry (a caller adopted from hold keeps the time already waited).
+        """
         config = await self.config()
         now = self.clock.now()
-        call_id = request.call_id or new_id()
+        call_id = safe(request.call_id)[:64] or new_id()
         queue_name = request.queue
         if queue_name not in config.queues:
             log.error(
@@ -191,7 +198,7 @@ class AcdService(SignalReactions, Recovery):
             skill=skill,
             channel=request.channel,
             uniqueid=request.uniqueid,
-            enqueued_at=now,
+            enqueued_at=min(enqueued_at or now, now),
             caller_number=number,
             caller_name=(request.caller_name or "")[:80],
             priority=priority,
@@ -202,7 +209,7 @@ class AcdService(SignalReactions, Recovery):
             preference=preference,
             reason=(request.reason or "")[:200],
         )
-        await self._add(call, queue, now)
+        return call.call_id if await self._add(call, queue, now) else None
 
     async def _add(self, call: WaitingCall, queue: Queue, now: datetime) -> bool:
         """Store a new waiting call; False when that call or that caller's channel is already queued."""

@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     from acd.pjsip_render import add_asterisk_parser
 
     add_asterisk_parser(commands, common)
+    from ivr.cli import add_ivr_parsers
+
+    add_ivr_parsers(commands, common)
     return parser
 
 
@@ -176,6 +179,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if settings.general.log_level != "DEBUG":  # the command prints its result and the new secrets
             logging.getLogger().setLevel(logging.WARNING)
         return run_asterisk_command(args, settings)
+    if args.command in ("flows", "prompts"):
+        from ivr.cli import run_ivr_command
+
+        if settings.general.log_level != "DEBUG":
+            logging.getLogger().setLevel(logging.WARNING)
+        return run_ivr_command(args, settings)
     if args.command == "serve":
         return _run_app("run_serve", settings)
     if args.command == "demo":

@@ -135,7 +135,7 @@ class SpeechSettings(_Section):
     pocketsphinx_noise_snr_db: float = Field(
         22.0, ge=0, le=60, description="Noise floor added under telephone speech before decoding (dB)"
     )
-    prompt_voice: str = Field("", description="espeak-ng voice for rendered prompts; empty: from the language")
+    prompt_voice: str = Field("", description="espeak-ng voice for rendered prompts (empty: by language)")
     prompt_speed: int = Field(150, ge=80, le=400, description="espeak-ng words per minute for prompts")
 
 

@@ -260,7 +260,11 @@ class Site:
 
     def dials_to(self, endpoint: str) -> list[SimEvent]:
         """DialBegin events that rang ``endpoint`` (PJSIP/101)."""
-        return [e for e in self.events.named("DialBegin") if (e.get("DestChannel") or "").startswith(endpoint + "-")]
+        return [
+            e
+            for e in self.events.named("DialBegin")
+            if (e.get("DestChannel") or "").startswith(endpoint + "-")
+        ]
 
     def dialled(self, channel: str) -> list[str]:
         """The agent endpoints a caller's channel dialled, in order."""
@@ -272,7 +276,9 @@ class Site:
 
     def bridged_with(self, channel: str) -> list[str]:
         """Agent endpoints whose channel entered a bridge with ``channel``."""
-        bridges = {e.get("BridgeUniqueid") for e in self.events.named("BridgeEnter") if e.get("Channel") == channel}
+        bridges = {
+            e.get("BridgeUniqueid") for e in self.events.named("BridgeEnter") if e.get("Channel") == channel
+        }
         return [
             (e.get("Channel") or "").rpartition("-")[0]
             for e in self.events.named("BridgeEnter")
@@ -315,7 +321,9 @@ class Site:
         return bool(self.bridged_with(channel))
 
 
-def _delayed(site: Site, action: str, handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+def _delayed(
+    site: Site, action: str, handler: Callable[..., Awaitable[None]]
+) -> Callable[..., Awaitable[None]]:
     async def delayed(session: Any, req: Any) -> None:
         delay = site.action_delays.get(action, 0.0)
         if delay > 0:
@@ -350,9 +358,7 @@ def _record_redirects(site: Site) -> Callable[..., Awaitable[None]]:
 
 
 @pytest.fixture
-async def site(
-    tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Site]:
+async def site(tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Site]:
     clock = ManualClock(start=BUSINESS_MORNING)
     emulator = AsteriskEmulator(clock, ami_secret=AMI_SECRET, agi_port=1)
     await emulator.start()
