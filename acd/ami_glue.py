@@ -139,6 +139,14 @@ class AmiAsteriskPort:
         except ChannelGoneError:
             return None
 
+    async def device_states(self) -> dict[str, str]:
+        response = await self._do("DeviceStateList", self.client.action("DeviceStateList"))
+        return {
+            e.fields.get("Device", ""): e.fields.get("State", "")
+            for e in response.events
+            if e.fields.get("Device")
+        }
+
 
 def _duration(text: str) -> float:
     """``HH:MM:SS`` -> seconds (0 when unreadable)."""

@@ -68,6 +68,10 @@ class AsteriskPort(Protocol):
         """A channel variable (None when unset or the channel is gone)."""
         ...
 
+    async def device_states(self) -> dict[str, str]:
+        """Every device's state now (``PJSIP/101`` -> ``NOT_INUSE``, ``UNAVAILABLE``...)."""
+        ...
+
 
 # ---- domain events (what the ACD hears from Asterisk, already translated) ----
 

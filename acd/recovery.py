@@ -82,6 +82,20 @@ class Recovery:
             if ch.uniqueid not in known and self._in_hold(ch):
                 await self.adopt_channel(ch)
         await self._release_orphan_agents()
+        await self._sync_devices()
+
+    async def _sync_devices(self: AcdService) -> None:
+        """Softphone registration and direct calls as Asterisk sees them now (events were missed)."""
+        try:
+            states = await self.port.device_states()
+        except PortError as exc:
+            log.warning("acd cannot read device states error=%s; waiting for their events", exc)
+            return
+        config = await self.config()
+        for agent in config.agents.values():
+            state = states.get(agent.endpoint)
+            if state:
+                await self._on_device(agent.endpoint, state)
 
     async def watch_redis(self: AcdService) -> None:
         """Run until cancelled: keep this controller's heartbeat, notice Redis restarts and data loss.

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 
 from acd.errors import AcdError
 from acd.model import AgentState
+from ivr.prompts import build_prompts
 from ivr.store import CallRow
 from sim.emulator import AsteriskEmulator
 from sim.scripts import ScriptedAgent, ScriptedCaller
@@ -159,6 +160,16 @@ async def _run_until_done(
         raise runner.exception()  # type: ignore[misc]
 
 
+async def _render_prompts(settings: Settings) -> None:
+    """Render the flows' text prompts once (incremental), so callers hear them; without espeak-ng, go on."""
+    report = await asyncio.to_thread(
+        build_prompts, settings.ivr.flows_dir, settings.ivr.sounds_dir,
+        voice=settings.speech.prompt_voice, speed=settings.speech.prompt_speed,
+    )  # fmt: skip
+    if not report.ok:
+        log.warning("prompts not rendered (is espeak-ng installed?): %s", report.summary())
+
+
 def _quiet_console(var_dir: Path) -> None:
     """Keep the terminal for the summary line: full logs go to <var_dir>/switchboard.log."""
     var_dir.mkdir(parents=True, exist_ok=True)
@@ -189,6 +200,7 @@ async def run_demo(
         # Each demo is a fresh simulated site: yesterday's demo calls and agent states would only confuse.
         shutil.rmtree(demo.general.var_dir, ignore_errors=True)
         _quiet_console(demo.general.var_dir)
+        await _render_prompts(demo)
         rng = random.Random(seed)
         config_agents = (101, 102, 103, 104, 105, 106)
         for endpoint in config_agents:

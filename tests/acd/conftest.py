@@ -30,6 +30,7 @@ class FakeAsterisk:
     channels: dict[str, LiveChannel] = field(default_factory=dict)  # by channel name
     variables: dict[str, dict[str, str]] = field(default_factory=dict)
     actions: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    devices: dict[str, str] = field(default_factory=dict)  # PJSIP/101 -> NOT_INUSE
 
     def add_channel(self, channel: str, uniqueid: str, context: str = "sb-hold", **kw: Any) -> LiveChannel:
         ch = LiveChannel(channel, uniqueid, context, **kw)
@@ -86,6 +87,9 @@ class FakeAsterisk:
 
     async def get_variable(self, channel: str, name: str) -> str | None:
         return self.variables.get(channel, {}).get(name)
+
+    async def device_states(self) -> dict[str, str]:
+        return dict(self.devices)
 
     def named(self, kind: str) -> list[dict[str, Any]]:
         return [a for k, a in self.actions if k == kind]
