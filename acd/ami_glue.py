@@ -190,7 +190,11 @@ def translate(event: AmiEvent) -> AcdSignal | None:
         if not f.get("Uniqueid"):  # the originate leg of a Local channel: no caller side
             return None
         return DialEnded(
-            f.get("Channel", ""), f["Uniqueid"], f.get("DestChannel", ""), f.get("DialStatus", "")
+            f.get("Channel", ""),
+            f["Uniqueid"],
+            f.get("DestChannel", ""),
+            f.get("DialStatus", ""),
+            f.get("DestUniqueid", ""),
         )
     if name == "DialBegin":
         if not f.get("Uniqueid"):

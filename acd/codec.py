@@ -68,6 +68,7 @@ def call_to_json(call: WaitingCall) -> str:
             "an": _ms(call.answered_at),
             "rs": int(call.redirect_sent),
             "o": call.owner,
+            "al": call.agent_leg,
         },
         separators=(",", ":"),
         ensure_ascii=False,
@@ -102,6 +103,7 @@ def call_from_json(raw: str | bytes) -> WaitingCall:
         answered_at=_dt(d.get("an")),
         redirect_sent=bool(d.get("rs")),
         owner=d.get("o", ""),
+        agent_leg=d.get("al", ""),
     )
 
 

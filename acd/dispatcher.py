@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from acd.errors import AcdError
 from acd.model import AcdConfig, Assignment, Decision, WaitingCall
@@ -272,6 +272,20 @@ class Dispatcher:
             await self._connect(assignment)
         self._timer_poke.set()
         return done
+
+    async def aside(self, name: str, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` beside the dispatcher's loops (logged if it fails); inline when not running."""
+        if self._tasks is None:
+            await work
+            return
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("acd background work failed work=%s", name)
+
+        self._tasks.create_task(guarded())
 
     async def _connect(self, assignment: Assignment) -> None:
         if self._tasks is None:

@@ -445,6 +445,7 @@ class WaitingCall:
     # signals of that attempt (SB_RONA_ATTEMPT token, the agent's own DialEnd) or the ring guard end it.
     redirect_sent: bool = False
     owner: str = ""  # origin of the controller that made the current assignment (it sends the Redirect)
+    agent_leg: str = ""  # uniqueid of the agent's channel once connected (its hang-up ends the call too)
 
     def __post_init__(self) -> None:
         if not self.call_id or len(self.call_id) > 64:

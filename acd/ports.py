@@ -92,6 +92,7 @@ class DialEnded:
     uniqueid: str
     dest_channel: str
     status: str  # ANSWER, NOANSWER, BUSY, CHANUNAVAIL, CANCEL, CONGESTION
+    dest_uniqueid: str = ""  # the agent's leg
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,10 @@ its memory (or Redis) over them. The rules:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -69,11 +71,7 @@ class Recovery:
         if records:
             # Redis lost its state: rebuild from the record, keeping callers' original enqueue times.
             for rec in records:
-                if (rec.callback and not rec.uniqueid) or rec.uniqueid in live:
-                    await self._readd(rec)
-                elif trusted:
-                    log.info("caller gone during the outage call_id=%s; recorded as abandoned", rec.call_id)
-                    await self._record("call_ended", rec, "abandoned", now)
+                await self._rebuild(rec, live, now, trusted=trusted)
             calls = await self.store.all_calls()
         for call in calls:
             await self._reconcile_call(call, live, now, trusted=trusted)
@@ -134,6 +132,33 @@ class Recovery:
                 log.warning("acd rebuild after redis trouble cannot reach Asterisk error=%s", exc)
                 healthy = False
             await self.clock.sleep(interval)
+
+    async def _rebuild(
+        self: AcdService, rec: WaitingCall, live: Mapping[str, LiveChannel], now: datetime, *, trusted: bool
+    ) -> None:
+        """One open SQL record after Redis lost its data: waiting again, still talking, or gone."""
+        ch = live.get(rec.uniqueid) if rec.uniqueid else None
+        if rec.callback and not rec.uniqueid:
+            await self._readd(rec)
+        elif ch is None:
+            if trusted:
+                outcome = "completed" if rec.status is CallStatus.CONNECTED else "abandoned"
+                log.info("caller gone during the outage call_id=%s; recorded as %s", rec.call_id, outcome)
+                await self._record("call_ended", rec, outcome, now)
+        elif self._in_hold(ch):
+            await self._readd(rec)
+        elif ch.bridge_id and rec.status is CallStatus.CONNECTED and rec.agent_id:
+            # Talking to its agent: tracked again so that its end puts the agent into wrap-up.
+            if await self.store.restore_call(replace(rec, redirect_sent=True)):
+                await self.store.update_agent(rec.agent_id, _busy_with(rec.call_id, now))
+                log.warning("rebuilt connected call call_id=%s agent=%s", rec.call_id, rec.agent_id)
+        else:
+            log.warning(
+                "caller neither on hold nor talking after Redis loss call_id=%s context=%s; "
+                "adopted if it returns to hold",
+                rec.call_id,
+                ch.context,
+            )
 
     def _in_hold(self: AcdService, ch: LiveChannel) -> bool:
         return ch.context == self.settings.hold_context and not ch.bridge_id
@@ -208,23 +233,22 @@ class Recovery:
         """
         if self.repository is not None:
             try:
-                records = await self.repository.open_calls()
+                rec = await self.repository.open_call_for(channel.uniqueid)
             except StoreError as exc:
-                log.warning("cannot read open calls to adopt channel=%s error=%s", channel.channel, exc)
-                records = []
-            for rec in records:
-                if rec.uniqueid == channel.uniqueid:
-                    await self._readd(rec)
-                    return rec.call_id
+                log.warning("cannot read the record to adopt channel=%s error=%s", channel.channel, exc)
+                rec = None
+            if rec is not None:
+                await self._readd(rec)
+                return rec.call_id
+        names = ("SB_CALL_ID", "SB_QUEUE", "SB_SKILL", "SB_REGION", "SB_PRIORITY", "CALLERID(num)")
         try:
-            values = {
-                name: await self.port.get_variable(channel.channel, name)
-                for name in ("SB_CALL_ID", "SB_QUEUE", "SB_SKILL", "SB_REGION", "SB_PRIORITY")
-            }
-            number = channel.caller_number or await self.port.get_variable(channel.channel, "CALLERID(num)")
+            # Asterisk answers one session's actions in order: all asked at once, one round trip.
+            answers = await asyncio.gather(*(self.port.get_variable(channel.channel, n) for n in names))
         except PortError as exc:
             log.warning("cannot read variables of held channel channel=%s error=%s", channel.channel, exc)
             return None
+        values = dict(zip(names, answers, strict=True))
+        number = channel.caller_number or values["CALLERID(num)"]
         prio = values["SB_PRIORITY"] or "0"
         request = QueueRequest(
             call_id=values["SB_CALL_ID"] or new_id(),
@@ -261,10 +285,20 @@ class Recovery:
         if queue is None:
             return
         now = self.clock.now()
+        call = replace(call, status=CallStatus.WAITING, agent_id=None, answered_at=None, redirect_sent=False)
         result = await self.store.enqueue(call, next_step_at(queue, call, now))
         if result.outcome is EnqueueOutcome.ADDED:
             log.warning("rebuilt waiting call from the record call_id=%s queue=%s", call.call_id, call.queue)
             self.dispatcher.notify_call(call.call_id)
+
+
+def _busy_with(call_id: str, now: datetime) -> Callable[[AgentStatus], AgentStatus]:
+    """An agent found talking to a queue call after Redis lost its state."""
+
+    def change(s: AgentStatus) -> AgentStatus:
+        return s.replace(state=AgentState.ON_CALL, call_id=call_id, since=now)
+
+    return change
 
 
 def _free_agent(now: datetime) -> Callable[[AgentStatus], AgentStatus]:

@@ -24,6 +24,7 @@ from acd.model import (
     AcdConfig,
     Agent,
     AgentSkill,
+    CallStatus,
     Queue,
     RelaxationStep,
     RoutingExplanation,
@@ -234,14 +235,23 @@ class AcdRepository:
                 )
             )
 
-    async def _update(self, call_id: str, what: str, **values: Any) -> None:
+    async def _update(self, call_id: str, what: str, *only_if: Any, **values: Any) -> None:
+        """Update one record; writes of a call's life arrive from several tasks (and controllers) in any
+        order, so each is conditional: nothing changes a call once it ended, and an answered call never
+        goes back to ringing or waiting."""
         async with self._tx(what) as s:
-            await s.execute(update(QueueCallRow).where(QueueCallRow.call_id == call_id).values(**values))
+            await s.execute(
+                update(QueueCallRow)
+                .where(QueueCallRow.call_id == call_id, QueueCallRow.ended_at.is_(None), *only_if)
+                .values(**values)
+            )
 
     async def call_assigned(self, call: WaitingCall, agent_id: str, explanation: RoutingExplanation) -> None:
         await self._update(
             call.call_id,
             "record assignment",
+            QueueCallRow.answered_at.is_(None),
+            QueueCallRow.attempts <= call.attempts,
             agent_id=agent_id,
             attempts=call.attempts,
             explanation=explanation.to_dict(),
@@ -253,6 +263,7 @@ class AcdRepository:
         await self._update(
             call.call_id,
             "record requeue",
+            QueueCallRow.answered_at.is_(None),
             outcome="waiting",
             attempts=call.attempts,
             queue=call.queue,
@@ -281,31 +292,57 @@ class AcdRepository:
         """Calls with no end recorded (recovery rebuilds waiting entries from these)."""
         async with self._tx("read open calls") as s:
             rows = (await s.scalars(select(QueueCallRow).where(QueueCallRow.ended_at.is_(None)))).all()
-        out = []
-        for r in rows:
-            try:
-                out.append(
-                    WaitingCall(
-                        call_id=r.call_id,
-                        queue=r.queue,
-                        skill=r.skill,
-                        channel=r.channel,
-                        uniqueid=r.uniqueid,
-                        enqueued_at=r.enqueued_at,
-                        caller_number=r.caller_number,
-                        priority=r.priority,
-                        region=r.region,
-                        language=r.language,
-                        vip=r.vip,
-                        attempts=r.attempts,
-                        reason=r.reason,
-                        callback=r.callback,
-                        callback_number=r.callback_number,
+        return _open_calls(rows)
+
+    async def open_call_for(self, uniqueid: str) -> WaitingCall | None:
+        """The open call of one caller channel (an indexed read: adoption runs once per unknown caller)."""
+        if not uniqueid:
+            return None
+        async with self._tx("read open call") as s:
+            rows = (
+                await s.scalars(
+                    select(QueueCallRow).where(
+                        QueueCallRow.uniqueid == uniqueid, QueueCallRow.ended_at.is_(None)
                     )
                 )
-            except ValueError as exc:
-                log.warning("skipping unreadable queue call record call_id=%s error=%s", r.call_id, exc)
-        return out
+            ).all()
+        calls = _open_calls(rows)
+        return calls[0] if calls else None
+
+
+def _open_calls(rows: Any) -> list[WaitingCall]:
+    """Open records as calls (unreadable rows are logged and skipped)."""
+    out = []
+    for r in rows:
+        try:
+            out.append(
+                WaitingCall(
+                    call_id=r.call_id,
+                    queue=r.queue,
+                    skill=r.skill,
+                    channel=r.channel,
+                    uniqueid=r.uniqueid,
+                    enqueued_at=r.enqueued_at,
+                    caller_number=r.caller_number,
+                    priority=r.priority,
+                    region=r.region,
+                    language=r.language,
+                    vip=r.vip,
+                    attempts=r.attempts,
+                    reason=r.reason,
+                    callback=r.callback,
+                    callback_number=r.callback_number,
+                    status=_OPEN_STATUS.get(r.outcome, CallStatus.WAITING),
+                    agent_id=r.agent_id if r.outcome in _OPEN_STATUS else None,
+                    answered_at=r.answered_at,
+                )
+            )
+        except ValueError as exc:
+            log.warning("skipping unreadable queue call record call_id=%s error=%s", r.call_id, exc)
+    return out
+
+
+_OPEN_STATUS = {"ringing": CallStatus.RINGING, "connected": CallStatus.CONNECTED}
 
 
 def with_agent(config: AcdConfig, agent: Agent) -> AcdConfig:

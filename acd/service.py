@@ -9,6 +9,7 @@ mixed in here).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -38,6 +39,7 @@ from acd.model import (
 )
 from acd.policy import estimated_wait, next_step_at, scope_at
 from acd.ports import AsteriskPort
+from acd.records import RecordWriter
 from acd.recovery import Recovery
 from acd.repository import AcdRepository
 from acd.signals import CALLBACK_ACTION_PREFIX, RONA_REASONS, SignalReactions
@@ -83,6 +85,8 @@ class AcdService(SignalReactions, Recovery):
         self.clock = clock
         self.settings = settings or AcdSettings()
         self.repository = repository
+        self.records = RecordWriter(repository) if repository is not None else None
+        self._adopting: set[str] = set()  # uniqueids being adopted from hold right now
         self._config: AcdConfig | None = None
         self.dispatcher = Dispatcher(
             store,
@@ -236,15 +240,16 @@ class AcdService(SignalReactions, Recovery):
         return True
 
     async def _record(self, method: str, *args: Any) -> None:
-        """Write the SQL record; a database outage is logged, never allowed to drop a caller."""
-        if self.repository is None:
-            return
-        try:
-            await getattr(self.repository, method)(*args)
-        except StoreError as exc:
-            log.error(
-                "acd record %s failed call_id=%s error=%s", method, getattr(args[0], "call_id", args[0]), exc
-            )
+        """Queue the SQL record (acd/records.py): routing never waits for the database."""
+        if self.records is not None:
+            await self.records.record(method, *args)
+
+    async def run_records(self) -> None:
+        """Run the SQL record writer until cancelled (a controller job)."""
+        if self.records is not None:
+            await self.records.run()
+        else:
+            await asyncio.Event().wait()
 
     # ---- agent actions (API, agent desk) ----
 
@@ -347,7 +352,9 @@ class AcdService(SignalReactions, Recovery):
                     attempt,
                 )
         except ChannelGoneError as exc:
+            await self._record("call_assigned", call, assignment.agent_id, assignment.explanation)
             await self._connect_failed(claim.call or call, assignment.agent_id, attempt, str(exc))
+            return
         except PortError as exc:
             # Unknown whether Asterisk acted: the ring guard checks the channel after the ring timeout.
             log.error(
@@ -469,6 +476,10 @@ class AcdService(SignalReactions, Recovery):
             return
         ended = result.call
         if result.outcome == "completed":
+            # The freed agent first: the next caller's Redirect must not wait for the statistics below.
+            if wrap_until is None and ended.agent_id:
+                self.dispatcher.notify_agent(ended.agent_id)
+            self.dispatcher.notify_deadlines()
             handle = (now - (ended.answered_at or now)).total_seconds()
             log.info("call completed call_id=%s agent=%s handle=%.1fs", ended.call_id, ended.agent_id, handle)
             await self.store.record_handle_time(ended.queue, handle)
@@ -476,9 +487,6 @@ class AcdService(SignalReactions, Recovery):
                 await self.store.remember_agent(
                     ended.caller_number, ended.agent_id, self.settings.repeat_caller_window_seconds
                 )
-            if wrap_until is None and ended.agent_id:
-                self.dispatcher.notify_agent(ended.agent_id)
-            self.dispatcher.notify_deadlines()
         else:
             log.info(
                 "call abandoned call_id=%s queue=%s wait=%.1fs status=%s cause=%s",
@@ -553,8 +561,8 @@ class AcdService(SignalReactions, Recovery):
             )
         self.dispatcher.notify_call(call.call_id)
 
-    async def _connected(self, call: WaitingCall) -> None:
-        res = await self.store.connected(call.call_id, self.clock.now())
+    async def _connected(self, call: WaitingCall, agent_leg: str = "") -> None:
+        res = await self.store.connected(call.call_id, self.clock.now(), agent_leg)
         if res.ok and res.reason == "ok" and res.call is not None:
             log.info("call connected call_id=%s agent=%s", call.call_id, res.call.agent_id)
             await self._record("call_answered", call.call_id, self.clock.now(), res.call.agent_id)

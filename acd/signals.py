@@ -93,6 +93,12 @@ class SignalReactions:
         if call is None:
             log.debug("hangup of a channel the ACD does not track channel=%s", ev.channel)
             return
+        if ev.uniqueid != call.uniqueid:
+            # The agent's leg: the conversation is over as soon as the agent hangs up (the caller's own
+            # hang-up follows once the dialplan has finished, and finds the call already closed).
+            if call.status is CallStatus.CONNECTED:
+                await self._caller_gone(call, cause="agent hung up")
+            return
         await self._caller_gone(call, cause=ev.cause_text or str(ev.cause or ""))
 
     async def _on_dial_end(self: AcdService, ev: DialEnded) -> None:
@@ -101,8 +107,8 @@ class SignalReactions:
             return
         status = ev.status.upper()
         if status == "ANSWER":
-            if call.status is CallStatus.RINGING:
-                await self._connected(call)
+            if call.status in (CallStatus.RINGING, CallStatus.CONNECTED):
+                await self._connected(call, ev.dest_uniqueid)
             return
         if status not in RONA_REASONS or call.status is not CallStatus.RINGING or not call.agent_id:
             return  # CANCEL: the caller hung up while the agent rang; the Hangup event ends the call.
@@ -157,10 +163,25 @@ class SignalReactions:
             await self._connected(call)
 
     async def _on_hold(self: AcdService, ev: HoldStarted) -> None:
-        """A caller on hold the ACD does not know (the IVR could not reach us, or state was lost): adopt."""
+        """A caller on hold the ACD does not know (the IVR could not reach us, or state was lost): adopt.
+
+        Adoption asks Asterisk for the channel's variables: it runs beside the event stream, so the
+        events behind this one (a hang-up freeing an agent) are not kept waiting.
+        """
+        if ev.uniqueid in self._adopting or not ev.uniqueid:
+            return
         call = await self.store.call_for_channel(ev.uniqueid)
-        if call is None:
-            await self.adopt_channel(LiveChannel(ev.channel, ev.uniqueid, self.settings.hold_context))
+        if call is not None:
+            return
+        self._adopting.add(ev.uniqueid)
+
+        async def adopt() -> None:
+            try:
+                await self.adopt_channel(LiveChannel(ev.channel, ev.uniqueid, self.settings.hold_context))
+            finally:
+                self._adopting.discard(ev.uniqueid)
+
+        await self.dispatcher.aside(f"adopt {ev.channel}", adopt())
 
     async def _on_device(self: AcdService, device: str, state: str) -> None:
         config = await self.config()

@@ -225,6 +225,18 @@ class AcdStore:
         )
         return EnqueueResult(outcome, call_id)
 
+    async def restore_call(self, call: WaitingCall) -> bool:
+        """Put back a call that is not waiting (a connected caller found after Redis lost its data).
+
+        Only the call and its channel index are written (no queue entry); False when the call is known.
+        """
+        k = self.keys
+        async with self._io("restore_call"):
+            added = await self.redis.hsetnx(k.calls, call.call_id, call_to_json(call))
+            if added and call.uniqueid:
+                await self.redis.hsetnx(k.chan, call.uniqueid, call.call_id)
+        return bool(added)
+
     async def get_call(self, call_id: str) -> WaitingCall | None:
         async with self._io("get_call"):
             raw = await self.redis.hget(self.keys.calls, call_id)
@@ -382,12 +394,13 @@ class AcdStore:
         res = await self._run("connecting", [self.keys.calls], [call_id, agent_id, attempt])
         return self._result(res)
 
-    async def connected(self, call_id: str, now: datetime) -> ScriptResult:
+    async def connected(self, call_id: str, now: datetime, agent_leg: str = "") -> ScriptResult:
+        """The agent answered; ``agent_leg`` (the agent channel's uniqueid) is indexed like the caller's."""
         k = self.keys
         res = await self._run(
             "connected",
-            [k.calls, k.deadlines, k.astate, k.ready, k.wrap, k.events],
-            [call_id, to_ms(now), self.stream_maxlen, self.origin],
+            [k.calls, k.deadlines, k.astate, k.ready, k.wrap, k.events, k.chan],
+            [call_id, to_ms(now), self.stream_maxlen, self.origin, agent_leg],
         )
         return self._result(res)
 

@@ -50,15 +50,17 @@ class IvrWriter(Protocol):
 class QueuedRecorder:
     """The IVR's writer: a CallRecordSink and SelfServiceStore that never makes a caller wait for the
     database. Writes go through a bounded queue drained by ``run()`` (run it in the application's
-    TaskGroup) in batches of up to ``batch`` records, one transaction each. When the queue is full a write is
-    awaited directly (back-pressure) rather than dropped; a failed batch is retried, then written record by
-    record so that one bad record cannot take the others with it. Reads go to SQL, plus what this process
-    still holds in its queue (a caller back within seconds of a "resolved" is still a repeat caller).
+    TaskGroup) in batches of up to ``batch`` records, one transaction each (a small batch keeps each
+    write's Python work short: it runs on the event loop). When the queue is full a write is awaited
+    directly (back-pressure) rather than dropped; a failed batch is retried, then written record by record
+    so that one bad record cannot take the others with it, and a database outage is waited out. Reads go
+    to SQL, plus what this process still holds in its queue (a caller back within seconds of a "resolved"
+    is still a repeat caller).
     Cancelling ``run()`` flushes what is queued first (within ``flush_timeout``)."""
 
     def __init__(
         self, inner: IvrWriter, *, maxsize: int = 10_000, attempts: int = 3, retry_delay: float = 0.5,
-        batch: int = 500, flush_timeout: float = 5.0,
+        batch: int = 100, flush_timeout: float = 5.0, outage_patience: float = 60.0,
     ) -> None:  # fmt: skip
         self.inner = inner
         self._queue: asyncio.Queue[IvrRecord] = asyncio.Queue(maxsize)
@@ -66,9 +68,11 @@ class QueuedRecorder:
         self.retry_delay = retry_delay
         self.batch = batch
         self.flush_timeout = flush_timeout
+        self.outage_patience = outage_patience
         # not yet written: the caller of each started script run, and resolutions by (script, caller)
         self._callers: dict[tuple[str, str], str | None] = {}
         self._resolved: dict[tuple[str, str], datetime] = {}
+        self._scripts: dict[str, list[str]] = {}  # call id -> scripts it started (to forget them)
 
     # ---- CallRecordSink ----------------------------------------------------------------------------------
     async def call_started(self, start: CallStart) -> None:
@@ -80,6 +84,7 @@ class QueuedRecorder:
     # ---- SelfServiceStore --------------------------------------------------------------------------------
     async def script_started(self, script: str, call_id: str, caller: str | None, at: datetime) -> None:
         self._callers[(script, call_id)] = caller
+        self._scripts.setdefault(call_id, []).append(script)
         await self._put(ScriptStarted(script, call_id, caller, at))
 
     async def script_resolved(self, script: str, call_id: str, at: datetime) -> None:
@@ -147,26 +152,60 @@ class QueuedRecorder:
         await self._queue.join()
 
     async def _write(self, items: list[IvrRecord]) -> None:
-        for attempt in range(1, self.attempts + 1):
+        """Write a batch; retry it; then find the bad records one by one. A batch of which nothing at all goes
+        in means the database is down: it is retried (with back-off) for up to ``outage_patience`` seconds."""
+        delay = self.retry_delay
+        give_up = asyncio.get_running_loop().time() + self.outage_patience
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 await self.inner.write(items)
                 self._forget(items)
                 return
             except Exception as exc:
-                if attempt == self.attempts:
-                    if len(items) > 1:
-                        log.warning("ivr record batch failed, writing one by one count=%d error=%s",
-                                    len(items), exc)  # fmt: skip
-                        for item in items:
-                            await self._write([item])
-                        return
-                    log.error("ivr record lost call_id=%s record=%s error=%s", _call_id(items[0]),
-                              type(items[0]).__name__, exc)  # fmt: skip
-                    self._forget(items)
+                error = exc
+            if attempt >= self.attempts:
+                if len(items) == 1:
+                    self._lost(items, error)
                     return
-                log.warning("ivr record write failed, retrying count=%d attempt=%d error=%s",
-                            len(items), attempt, exc)  # fmt: skip
-                await asyncio.sleep(self.retry_delay * attempt)
+                items = await self._one_by_one(items)
+                if not items:
+                    return
+            if asyncio.get_running_loop().time() >= give_up:
+                self._lost(items, error)
+                return
+            log.warning("ivr record write failed, retrying count=%d attempt=%d error=%s",
+                        len(items), attempt, error)  # fmt: skip
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    async def _one_by_one(self, items: list[IvrRecord]) -> list[IvrRecord]:
+        """Write each record alone; the bad ones are logged and dropped. Returns the records still to write
+        when none went in (the database, not a record, is the problem)."""
+        failed = await self._each(items)
+        if len(failed) == len(items):
+            return items
+        # the database works now: a record that failed earlier may have hit the end of an outage
+        for item, exc in await self._each([item for item, _ in failed]):
+            self._lost([item], exc)
+        return []
+
+    async def _each(self, items: list[IvrRecord]) -> list[tuple[IvrRecord, Exception]]:
+        failed: list[tuple[IvrRecord, Exception]] = []
+        for item in items:
+            try:
+                await self.inner.write([item])
+                self._forget([item])
+            except Exception as exc:
+                failed.append((item, exc))
+        return failed
+
+    def _lost(self, items: list[IvrRecord], error: Exception) -> None:
+        for item in items:
+            log.error("ivr record lost call_id=%s record=%s error=%s", _call_id(item), type(item).__name__,
+                      error)  # fmt: skip
+        self._forget(items)
 
     def _forget(self, items: list[IvrRecord]) -> None:
         """Written (or given up): SQL answers for these from now on."""
@@ -176,10 +215,9 @@ class QueuedRecorder:
                 if caller is not None and self._resolved.get((item.script, caller)) == item.at:
                     del self._resolved[(item.script, caller)]
             elif isinstance(item, IvrPath):
-                # a run that never resolves needs its caller no more once the call is over and written
-                for key in [k for k in self._callers if k[1] == item.call_id]:
-                    if (key[0], self._callers[key] or "") not in self._resolved:
-                        self._callers.pop(key, None)
+                # the call is over and written: its unresolved script runs need no caller any more
+                for script in self._scripts.pop(item.call_id, ()):
+                    self._callers.pop((script, item.call_id), None)
 
 
 def _call_id(record: IvrRecord) -> str:

@@ -228,6 +228,7 @@ async def controller(settings: Settings, clock: Clock) -> AsyncIterator[Controll
             "acd-events": glue.run,
             "acd-dispatcher": acd.dispatcher.run,
             "acd-redis-watch": acd.watch_redis,
+            "acd-records": acd.run_records,
             "ivr-recorder": recorder.run,
             "flows-watch": lambda: flows.watch(clock, settings.ivr.flows_poll_seconds),
             **_feature_jobs(ctl),

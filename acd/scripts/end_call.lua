@@ -11,6 +11,7 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 if c.u ~= '' and redis.call('HGET', KEYS[4], c.u) == ARGV[1] then redis.call('HDEL', KEYS[4], c.u) end
+if c.al and c.al ~= '' and redis.call('HGET', KEYS[4], c.al) == ARGV[1] then redis.call('HDEL', KEYS[4], c.al) end
 if c.ag ~= '' then
   local a = getj(KEYS[5], c.ag)
   if a and a.c == ARGV[1] then

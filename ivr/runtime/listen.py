@@ -7,8 +7,11 @@ within the deadline, and the caller gets the keypad instead. Recordings of calle
 
 from __future__ import annotations
 
+import array
 import asyncio
 import logging
+import sys
+import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +76,7 @@ class ListenConfig:
     deadline: float = 0.8  # passed to the engine
     grace: float = 0.1  # our own guard fires this much later, whatever the engine does
     silence_s: int = 2
+    silence_peak: int = 400  # a recording whose samples all stay below this (about -38 dBFS) is silence
     max_recording_bytes: int = 8000 * 2 * 60 + WAV_HEADER_BYTES  # one minute of 8 kHz 16-bit mono
 
 
@@ -165,6 +169,10 @@ class Listener:
         if size > self.config.max_recording_bytes:
             log.warning("caller recording too long call_id=%s bytes=%d", state.call_id, size)
             return Heard(failure="too-long")
+        if _is_silence(local, self.config.silence_peak):
+            # RECORD FILE ended on silence and kept a second of it: the caller said nothing (no input),
+            # which is not the same as saying something the menu does not know
+            return Heard(silent=True)
         assert self.speech is not None
         speech = self.speech
         if grammar is None:
@@ -241,6 +249,27 @@ def _file_size(path: Path) -> int | None:
         return path.stat().st_size
     except OSError:
         return None
+
+
+SILENCE_CHECK_SECONDS = 10
+
+
+def _is_silence(path: Path, peak: int) -> bool:
+    """True for a readable 16-bit PCM WAV (of at most ten seconds) with no sample louder than ``peak``.
+
+    Anything else (not a WAV, another format, longer) is left to the engine, which says what is wrong."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            if w.getsampwidth() != 2 or w.getnframes() > SILENCE_CHECK_SECONDS * w.getframerate():
+                return False
+            frames = w.readframes(w.getnframes())
+    except (OSError, EOFError, wave.Error):
+        return False
+    samples = array.array("h")
+    samples.frombytes(frames[: len(frames) // 2 * 2])
+    if sys.byteorder == "big":
+        samples.byteswap()
+    return not samples or (max(samples) < peak and min(samples) > -peak)
 
 
 def _delete(path: Path, call_id: str) -> None:

@@ -7,6 +7,7 @@ caller-controlled text: it is length-capped and reduced to digits and a leading 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ def normalise_number(raw: str, default_country: str = "US") -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=65536)  # repeat callers: the full lookup walks every region of a calling code
 def country_of(e164: str) -> str | None:
     """ISO country code of an E.164 number (``+442071234567`` -> ``GB``)."""
     try:

@@ -3,7 +3,9 @@ section 4 interface), an ACD queue and a callback service that record what they 
 
 from __future__ import annotations
 
+import array
 import asyncio
+import math
 import textwrap
 import wave
 from collections import deque
@@ -67,14 +69,20 @@ class RawRecording:
     data: bytes
 
 
-def write_wav(path: Path, seconds: float = 1.0) -> None:
-    """A real 8 kHz 16-bit mono WAV of silence (the fake engine reads the words from a side table)."""
+def write_wav(path: Path, seconds: float = 1.0, *, silent: bool = False) -> None:
+    """A real 8 kHz 16-bit mono WAV: a 440 Hz tone standing in for a voice (the fake engine reads the words
+    from a side table), or digital silence."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    count = int(8000 * seconds)
+    samples = array.array("h", bytes(2 * count))
+    if not silent:
+        for i in range(count):
+            samples[i] = int(6000 * math.sin(2 * math.pi * 440 * i / 8000))
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(8000)
-        w.writeframes(b"\x00\x00" * int(8000 * seconds))
+        w.writeframes(samples.tobytes())
 
 
 class FakeChannel:

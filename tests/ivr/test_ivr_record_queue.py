@@ -17,8 +17,9 @@ T0 = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
 
 
 def start(call_id: str, caller: str = "+12125550100") -> CallStart:
-    return CallStart(call_id=call_id, uniqueid=f"u-{call_id}", channel="PJSIP/carrier-1", caller_number=caller,
-                     caller_name="Caller", flow="main", flow_version="v1", started=T0, region="americas")
+    return CallStart(call_id=call_id, uniqueid=f"u-{call_id}", channel="PJSIP/carrier-1",
+                     caller_number=caller, caller_name="Caller", flow="main", flow_version="v1", started=T0,
+                     region="americas")
 
 
 def finish(s: CallStart, outcome: Outcome = Outcome.QUEUED, steps: int = 2) -> IvrPath:
@@ -124,3 +125,34 @@ async def test_stopping_the_writer_flushes_what_is_queued(db_engine):
     await asyncio.gather(writer, return_exceptions=True)
     assert await rows(store) == (50, 100)
     assert recorder.pending == 0
+
+
+class DownFor(SqlIvrStore):
+    """The database refuses the first ``failures`` writes (restarting), then works."""
+
+    def __init__(self, sessions, failures: int) -> None:
+        super().__init__(sessions)
+        self.failures = failures
+
+    async def write(self, records):
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("database restarting")
+        await super().write(records)
+
+
+async def test_a_database_outage_is_waited_out_without_losing_records(db_engine, caplog):
+    store = DownFor(db.session_factory(db_engine), failures=12)
+    recorder = QueuedRecorder(store, retry_delay=0.01, attempts=2)
+    for i in range(20):
+        s = start(f"o{i}")
+        await recorder.call_started(s)
+        await recorder.call_finished(finish(s))
+    writer = asyncio.create_task(recorder.run())
+    try:
+        await asyncio.wait_for(recorder.drain(), 20)
+    finally:
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+    assert await rows(store) == (20, 40)
+    assert not any("ivr record lost" in r.getMessage() for r in caplog.records)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ivr.flows import FlowRegistry
 from ivr.runtime import Outcome
+from ivr.runtime.channel import rendered_name
 
 V1 = """\
 start: hello
@@ -66,3 +67,45 @@ async def test_hang_up_mid_menu_ends_the_path_with_the_node_the_caller_left(kit,
         ("m", "menu", "dtmf:9", "invalid"),
         ("m", "menu", "hangup", "abandoned"),
     ]
+
+
+VOICE_MENU = """\
+start: menu
+defaults: {retries: 1, invalid_prompt: wrong, timeout_prompt: nothing}
+prompts: {menu: "Say billing or press 1.", wrong: "That is not a choice.", nothing: "I did not hear you."}
+nodes:
+  menu:
+    kind: menu
+    prompt: menu
+    options: [{dtmf: 1, say: billing, next: billing, label: billing}]
+  billing: {kind: queue, queue: billing}
+"""
+
+
+def wav_bytes(tmp_path: Path, *, silent: bool) -> bytes:
+    from tests.ivr.conftest import write_wav
+
+    path = tmp_path / ("quiet.wav" if silent else "voice.wav")
+    write_wav(path, 1.0, silent=silent)
+    return path.read_bytes()
+
+
+async def test_a_recording_of_silence_is_no_input_not_an_unknown_answer(kit, clock, tmp_path) -> None:
+    # RECORD FILE ends on silence and keeps about a second of it: that used to reach the engine, come back
+    # as "nothing I know", and the caller who said nothing heard "that is not a choice"
+    flows = kit.flows(tmp_path / "flows", main=VOICE_MENU)
+    speech = kit.speech()
+    channel = kit.channel(kit.RawRecording(wav_bytes(tmp_path, silent=True)), kit.Press("1"), clock=clock)
+    path = await kit.runner(clock, speech=speech).run(channel, flows, "main")
+    assert path.steps[0].result == "timeout" and speech.calls == []
+    nothing = f"/var/lib/switchboard/sounds/{rendered_name('I did not hear you.', 'en')}"
+    assert nothing in channel.played()
+    assert kit.queue.requests[0].queue == "billing"
+
+
+async def test_a_quiet_voice_still_goes_to_the_engine(kit, clock, tmp_path) -> None:
+    flows = kit.flows(tmp_path / "flows", main=VOICE_MENU)
+    speech = kit.speech()
+    channel = kit.channel(kit.RawRecording(wav_bytes(tmp_path, silent=False)), kit.Press("1"), clock=clock)
+    await kit.runner(clock, speech=speech).run(channel, flows, "main")
+    assert len(speech.calls) == 1

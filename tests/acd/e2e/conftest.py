@@ -320,6 +320,21 @@ class Site:
     def connected(self, channel: str) -> bool:
         return bool(self.bridged_with(channel))
 
+    async def record(self, call_id: str) -> Any:
+        """The ACD's SQL record of a call (acd_queue_calls row), or None."""
+        return await self.acd.repository.get_call(call_id)
+
+    async def ivr_outcome(self, channel: str) -> str | None:
+        """The IVR's recorded outcome for the caller on ``channel`` (calls table)."""
+        from sqlalchemy import select
+
+        from ivr.store import CallRow
+
+        uniqueid = self.uniqueid(channel)
+        async with self.controllers[0].ctl.ivr_store.sessions() as session:
+            rows = await session.execute(select(CallRow.outcome).where(CallRow.uniqueid == uniqueid))
+            return rows.scalar_one_or_none()
+
 
 def _delayed(
     site: Site, action: str, handler: Callable[..., Awaitable[None]]
@@ -357,34 +372,45 @@ def _record_redirects(site: Site) -> Callable[..., Awaitable[None]]:
     return recording
 
 
-@pytest.fixture
-async def site(tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Site]:
+@contextlib.asynccontextmanager
+async def open_site(tmp: Path, redis_url: str) -> AsyncIterator[Site]:
+    """An emulator on a ManualClock recording Redirects; on exit controllers stop and keys go."""
     clock = ManualClock(start=BUSINESS_MORNING)
     emulator = AsteriskEmulator(clock, ami_secret=AMI_SECRET, agi_port=1)
     await emulator.start()
     prefix = f"e2e{uuid.uuid4().hex[:12]}"
-    s = Site(emulator, clock, tmp_path, redis_url, prefix, emulator.record_events())
-    monkeypatch.setitem(ami_actions.ACTIONS, "redirect", _record_redirects(s))
-    for action in ("setvar", "getvar", "coreshowchannels", "originate", "hangup"):
-        monkeypatch.setitem(ami_actions.ACTIONS, action, _delayed(s, action, ami_actions.ACTIONS[action]))
-    try:
+    s = Site(emulator, clock, tmp, redis_url, prefix, emulator.record_events())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(ami_actions.ACTIONS, "redirect", _record_redirects(s))
+        for action in ("setvar", "getvar", "coreshowchannels", "originate", "hangup"):
+            patch.setitem(ami_actions.ACTIONS, action, _delayed(s, action, ami_actions.ACTIONS[action]))
+        try:
+            yield s
+        finally:
+            for running in list(s.controllers):
+                await s.stop_controller(running)
+            s.events.close()
+            await emulator.stop()
+            await _clear_prefix(s.redis_url, prefix)
+
+
+@pytest.fixture
+async def site(tmp_path: Path, redis_url: str) -> AsyncIterator[Site]:
+    async with open_site(tmp_path, redis_url) as s:
         yield s
-    finally:
-        for running in list(s.controllers):
-            await s.stop_controller(running)
-        s.events.close()
-        await emulator.stop()
-        await _clear_prefix(redis_url, prefix)
 
 
 async def _clear_prefix(redis_url: str, prefix: str) -> None:
     import redis.asyncio as aioredis
+    from redis.exceptions import ConnectionError as RedisConnectionError
 
     client = aioredis.from_url(redis_url)
     try:
         keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
         if keys:
             await client.delete(*keys)
+    except RedisConnectionError:
+        pass  # a test's own Redis, already stopped: its keys went with it
     finally:
         await client.aclose()
 

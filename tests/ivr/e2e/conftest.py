@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
 import shutil
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -140,6 +141,20 @@ class E2E:
     async def script_runs(self, script: str) -> list[ScriptRunRow]:
         async with self.ctl.ivr_store.sessions() as session:
             return list(await session.scalars(select(ScriptRunRow).where(ScriptRunRow.script == script)))
+
+    def press(self, ch: Channel, digits: str) -> None:
+        """The caller presses keys now (for tests that react to what the IVR is doing)."""
+        for digit in digits:
+            self.emulator.pbx.receive_dtmf(ch, digit)
+
+    async def warm_speech(self, wav: Path, workers: int = 2) -> None:
+        """Load every speech worker before calls come (a cold engine would miss its first deadline)."""
+        speech = self.ctl.runner.listener.speech
+        assert speech is not None, "no speech engine configured"
+        results = await asyncio.gather(
+            *(speech.recognize_grammar(wav, ["hello", "billing"], deadline=30.0) for _ in range(workers))
+        )
+        assert all(r.engine for r in results)
 
     async def hang_up_all(self) -> None:
         for ch in self.placed:
@@ -283,9 +298,30 @@ def errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
-def keys(*presses: tuple[float, str]) -> Sequence[tuple[float, str]]:
-    """DTMF presses as (seconds after answer, digits)."""
-    return presses
+class Clips:
+    """Caller utterances rendered with espeak-ng and sox (8 kHz, telephone band), cached per session."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def say(self, text: str, voice: str = "en-us", speed: int = 140) -> Path:
+        from ivr.prompts import render_wav
+
+        name = re.sub(r"[^a-z0-9]+", "-", f"{text[:60]}-{voice}-{speed}".lower())
+        digest = hashlib.sha256(f"{text}|{voice}|{speed}".encode()).hexdigest()[:10]
+        path = self.root / f"{name}-{digest}.wav"
+        if not path.is_file():
+            render_wav(text, path, voice=voice, speed=speed, telephone=True, pad=(0.2, 0.3))
+        return path
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> Clips:
+    from tests.conftest import unavailable
+
+    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
+        unavailable("espeak-ng and sox are needed to make the callers' voices")
+    return Clips(tmp_path_factory.mktemp("e2e-voices"))
 
 
 def prompt_file(h: E2E, flow: str, key: str) -> str:

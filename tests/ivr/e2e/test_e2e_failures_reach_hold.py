@@ -7,13 +7,23 @@ import shutil
 import textwrap
 from pathlib import Path
 
+from ivr.runtime import texts
+from ivr.runtime.channel import rendered_name
 from sim.scripts import ScriptedCaller
-from tests.ivr.e2e.conftest import FLOWS_DIR, IN_HOURS, E2E, errors_logged, in_flight, refused_port
+from tests.ivr.e2e.conftest import (
+    E2E,
+    FLOWS_DIR,
+    IN_HOURS,
+    errors_logged,
+    in_flight,
+    prompt_file,
+    refused_port,
+)
 
 NY = "+12125550100"
 
 
-async def waiting_call(h: E2E, uniqueid: str, limit: float = 10.0):  # noqa: ANN201
+async def waiting_call(h: E2E, uniqueid: str, limit: float = 10.0):
     """Drive time until the ACD holds a waiting call for the channel (AMI events travel in real time)."""
     end = h.clock.monotonic() + limit
     while h.clock.monotonic() < end:
@@ -32,8 +42,9 @@ async def test_broken_subflow_file_plays_the_apology_and_queues_to_the_default_q
     assert "router-restart" not in h.ctl.flows.names and "main" in h.ctl.flows.names
     r = await h.call(ScriptedCaller(number=NY, dtmf=[(1.5, "1"), (2.0, "1")]))
     assert r.outcome == "error" and "sub-flow 'router-restart' is not loaded" in r.row.outcome_detail
-    apology = h.ctl.flows.snapshot()["main"].spec.prompts["apology"].say
-    assert apology is not None and any(c.startswith("STREAM FILE") for c in r.commands[-6:])
+    apology = prompt_file(h, "main", "apology")
+    played = [c.split()[2] for c in r.commands if c.startswith("STREAM FILE")]
+    assert played[-1] == apology  # the apology, then the hand-off
     assert (r.row.queue, r.row.skill) == ("support", "general")
     assert r.on_hold and r.variables["SB_QUEUE"] == "support"
     waiting = await h.ctl.acd.call_for_channel(r.channel.uniqueid)
@@ -58,7 +69,12 @@ async def test_flow_that_never_ends_is_stopped_and_the_caller_queued(site, tmp_p
     assert r.outcome == "error" and "without ending" in r.row.outcome_detail
     assert r.row.queue == "support" and r.on_hold
     # the built-in apology text is played when the flow has none
-    assert r.commands[1].startswith("STREAM FILE")
+    builtin = f"{h.settings.ivr.sounds_dir.resolve()}/{rendered_name(texts.APOLOGY, 'en')}"
+    assert r.commands[1] == f'STREAM FILE {builtin} ""'
+    assert r.commands[2:] == [
+        f"SET VARIABLE SB_CALL_ID {r.row.call_id}", "SET VARIABLE SB_QUEUE support",
+        "SET VARIABLE SB_SKILL general", "SET VARIABLE SB_REGION americas", "SET VARIABLE SB_PRIORITY 0",
+    ]  # fmt: skip
 
 
 async def test_unreachable_controller_sends_the_caller_straight_to_hold_and_the_acd_adopts_them(site):
@@ -115,3 +131,22 @@ def test_dialplan_has_the_unreachable_controller_fallback_and_the_hold_return() 
     plan = Dialplan.load(conf)
     hold = [plan.find("sb-hold", "s", p) for p in range(1, 10)]
     assert any(step is not None and step.app == "MusicOnHold" for step in hold)
+
+
+async def test_flow_edits_apply_to_new_calls_without_a_restart_and_a_bad_edit_never_runs(site, tmp_path):
+    flows = tmp_path / "flows"
+    shutil.copytree(FLOWS_DIR, flows)
+    h = await site(IN_HOURS, flows_dir=flows)
+    first = await h.call(ScriptedCaller(number=NY, dtmf=[(1.5, "2")]))
+    assert first.row.queue == "billing"
+    main = flows / "main.yaml"
+    good = main.read_text().replace("queue: billing\n    skill: billing", "queue: vip\n    skill: billing")
+    version = h.ctl.flows.get("main").version  # type: ignore[union-attr]
+    main.write_text(good)
+    await h.driver.until(lambda: h.ctl.flows.get("main").version != version, 30, "reload")  # type: ignore[union-attr]
+    edited = await h.call(ScriptedCaller(number=NY, dtmf=[(1.5, "2")]))
+    assert edited.row.queue == "vip" and edited.row.flow_version != first.row.flow_version
+    main.write_text(good.replace("start: hours", "start: nowhere"))  # an edit with a mistake
+    await h.driver.until(lambda: bool(h.ctl.flows.problems), 30, "the bad edit is noticed")
+    still = await h.call(ScriptedCaller(number=NY, dtmf=[(1.5, "2")]))
+    assert still.row.queue == "vip" and still.row.flow_version == edited.row.flow_version

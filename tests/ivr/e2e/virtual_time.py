@@ -70,6 +70,7 @@ class AgiCall:
     commands: list[str] = field(default_factory=list)
     sent_at: list[float] = field(default_factory=list)  # emulated time each command arrived
     replied_at: list[float] = field(default_factory=list)  # emulated time each reply went back
+    turn_seconds: list[float] = field(default_factory=list)  # real seconds the controller took before each
     controller_seconds: float = 0.0  # real seconds the controller held the turn
     finished: bool = False
     failed: bool = False
@@ -118,7 +119,9 @@ class TrackedClient(FastAgiClient):
         if on:
             self._turn_started = time.perf_counter()
         else:
-            self._call.controller_seconds += time.perf_counter() - self._turn_started
+            took = time.perf_counter() - self._turn_started
+            self._call.controller_seconds += took
+            self._call.turn_seconds.append(took)
         self._tracker._busy(1 if on else -1)
 
     async def _respond(self, command: str) -> str:

@@ -1,0 +1,73 @@
+"""The ACD's SQL record written off the call path: a bounded queue and one writer, in order.
+
+Routing never waits for the database: the reactions (a hang-up freeing an agent, a Redirect) only queue
+their record here. One writer drains the queue in order, so one controller's writes for a call arrive in
+the order they happened (the repository's conditional updates absorb the interleaving with other
+controllers). When the writer is not running (unit tests, tools) records are written at once; when the
+queue is full, the caller writes inline rather than drop the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from acd.errors import StoreError
+from acd.repository import AcdRepository
+
+log = logging.getLogger(__name__)
+
+FLUSH_ON_STOP_SECONDS = 2.0
+
+
+class RecordWriter:
+    """Queues ``AcdRepository`` method calls and applies them in order from one task."""
+
+    def __init__(self, repository: AcdRepository, *, maxsize: int = 10_000) -> None:
+        self.repository = repository
+        self._queue: asyncio.Queue[tuple[str, tuple[Any, ...]]] = asyncio.Queue(maxsize)
+        self._running = False
+
+    async def record(self, method: str, *args: Any) -> None:
+        """Queue one write (or do it now when no writer runs or the queue is full)."""
+        if self._running:
+            try:
+                self._queue.put_nowait((method, args))
+                return
+            except asyncio.QueueFull:
+                log.warning("acd record queue full; writing inline method=%s", method)
+        await self._write(method, args)
+
+    async def run(self) -> None:
+        """Drain the queue until cancelled; on cancel, try briefly to write what is left."""
+        self._running = True
+        try:
+            while True:
+                method, args = await self._queue.get()
+                await self._write(method, args)
+        finally:
+            self._running = False
+            await self._flush()
+
+    async def _flush(self) -> None:
+        pending = []
+        while not self._queue.empty():
+            pending.append(self._queue.get_nowait())
+        if not pending:
+            return
+        try:
+            async with asyncio.timeout(FLUSH_ON_STOP_SECONDS):
+                for method, args in pending:
+                    await self._write(method, args)
+        except (TimeoutError, asyncio.CancelledError):
+            log.error("acd records not written at shutdown count=%d", len(pending))
+
+    async def _write(self, method: str, args: tuple[Any, ...]) -> None:
+        """A database outage is logged, never allowed to drop a caller."""
+        try:
+            await getattr(self.repository, method)(*args)
+        except StoreError as exc:
+            log.error(
+                "acd record %s failed call_id=%s error=%s", method, getattr(args[0], "call_id", args[0]), exc
+            )
