@@ -113,7 +113,8 @@ async def _check(site: Site, placed: list[str]) -> None:
     per_caller = Counter(r.uniqueid for r in records)
     for channel, uid in zip(placed, uniqueids, strict=True):
         assert per_caller[uid] == 1, (channel, per_caller[uid])
-    assert {r.outcome for r in records} <= {"completed", "abandoned"}, [(r.call_id, r.outcome) for r in records]
+    outcomes = [(r.call_id, r.outcome) for r in records]
+    assert {r.outcome for r in records} <= {"completed", "abandoned"}, outcomes
     assert await store.all_calls() == []
     for channel in placed:
         if site.connected(channel):
