@@ -52,6 +52,8 @@ from switchboard.settings import AcdSettings
 
 log = logging.getLogger(__name__)
 
+CONNECT_RECHECK_SECONDS = 0.05  # a connect starting later than this after its assign re-checks its claim
+
 __all__ = ["CALLBACK_ACTION_PREFIX", "RONA_REASONS", "AcdService", "HoldInfo", "safe"]
 
 
@@ -286,17 +288,11 @@ class AcdService(SignalReactions, Recovery):
         return await self.agent_event(agent_id, AgentEvent.ABSENCE_START, reason=reason[:64], until=until)
 
     async def on_wrap_done(self, agent_id: str) -> None:
-        now = self.clock.now()
-
-        def change(s: AgentStatus) -> AgentStatus:
-            if s.state.value != "wrap_up" or (s.until is not None and s.until > now):
-                return s
-            return agent_state.apply(s, AgentEvent.WRAP_DONE, now)
-
-        before, after = await self.store.update_agent(agent_id, change)
-        if after.routable and not before.routable:
-            log.info("wrap-up ended agent=%s", agent_id)
+        """The timer reached an agent's wrap-up end: ready again (one atomic step), then routed."""
+        after = await self.store.wrap_done(agent_id, self.clock.now())
+        if after is not None and after.routable:
             self.dispatcher.notify_agent(agent_id)
+            log.info("wrap-up ended agent=%s", agent_id)
 
     # ---- connecting (called by the dispatcher after an atomic assignment) ----
 
@@ -310,16 +306,20 @@ class AcdService(SignalReactions, Recovery):
         """
         call = assignment.call
         attempt = call.attempts
-        claim = await self.store.claim_connect(call.call_id, assignment.agent_id, attempt)
-        if not claim.ok:
-            log.warning(
-                "redirect not sent: assignment superseded call_id=%s agent=%s attempt=%d reason=%s",
-                call.call_id,
-                assignment.agent_id,
-                attempt,
-                claim.reason,
-            )
-            return
+        if (self.clock.now() - assignment.assigned_at).total_seconds() > CONNECT_RECHECK_SECONDS:
+            # The assign claimed this attempt for an immediate Redirect; this one comes late (a busy loop,
+            # a retry): check it is still the current attempt before the channel is touched.
+            claim = await self.store.claim_connect(call.call_id, assignment.agent_id, attempt)
+            if not claim.ok:
+                log.warning(
+                    "redirect not sent: assignment superseded call_id=%s agent=%s attempt=%d reason=%s",
+                    call.call_id,
+                    assignment.agent_id,
+                    attempt,
+                    claim.reason,
+                )
+                return
+            call = claim.call or call
         variables = {
             "SB_CALL_ID": safe(call.call_id),
             "SB_AGENT_ID": safe(assignment.agent_id),
@@ -353,7 +353,7 @@ class AcdService(SignalReactions, Recovery):
                 )
         except ChannelGoneError as exc:
             await self._record("call_assigned", call, assignment.agent_id, assignment.explanation)
-            await self._connect_failed(claim.call or call, assignment.agent_id, attempt, str(exc))
+            await self._connect_failed(call, assignment.agent_id, attempt, str(exc))
             return
         except PortError as exc:
             # Unknown whether Asterisk acted: the ring guard checks the channel after the ring timeout.
@@ -464,6 +464,7 @@ class AcdService(SignalReactions, Recovery):
     # ---- call outcomes (from Asterisk's signals, the connector and recovery) ----
 
     async def _caller_gone(self, call: WaitingCall, cause: str) -> None:
+        """The conversation or the wait is over (a hang-up, or a channel found gone): end the call."""
         config = await self.config()
         now = self.clock.now()
         queue = config.queues.get(call.queue)
@@ -474,8 +475,13 @@ class AcdService(SignalReactions, Recovery):
         result = await self.store.end_call(call, now, wrap_until, cause)
         if result is None:
             return
-        ended = result.call
-        if result.outcome == "completed":
+        await self._ended(result.call, result.outcome, wrap_until, cause, now)
+
+    async def _ended(
+        self, ended: WaitingCall, outcome: str, wrap_until: datetime | None, cause: str, now: datetime
+    ) -> None:
+        """After a call was removed from Redis: wake the dispatcher for the agent, statistics, the record."""
+        if outcome == "completed":
             # The freed agent first: the next caller's Redirect must not wait for the statistics below.
             if wrap_until is None and ended.agent_id:
                 self.dispatcher.notify_agent(ended.agent_id)
@@ -498,7 +504,7 @@ class AcdService(SignalReactions, Recovery):
             )
             if ended.agent_id:
                 self.dispatcher.notify_agent(ended.agent_id)
-        await self._record("call_ended", ended, result.outcome, now)
+        await self._record("call_ended", ended, outcome, now)
 
     async def _no_answer(
         self, call: WaitingCall, reason: str, *, kind: str, pause: bool = True, attempt: int | None = None

@@ -89,17 +89,25 @@ class SignalReactions:
             log.error("acd cannot handle %s error=%s", type(signal).__name__, exc)
 
     async def _on_hangup(self: AcdService, ev: ChannelHungUp) -> None:
-        call = await self.store.call_for_channel(ev.uniqueid)
-        if call is None:
-            log.debug("hangup of a channel the ACD does not track channel=%s", ev.channel)
+        """The caller's or the agent's leg hung up: one atomic step ends a connected or ringing call.
+
+        The agent's leg ends the conversation as soon as the agent hangs up (the caller's own hang-up
+        follows once the dialplan has finished, and finds the call closed). A waiting caller who hangs
+        up is an abandon, ended through the queue-aware path.
+        """
+        now = self.clock.now()
+        cause = ev.cause_text or str(ev.cause or "")
+        outcome, call, wrap_until = await self.store.end_by_channel(ev.uniqueid, now, cause)
+        if call is None or outcome == "ignored":
+            if call is None:
+                log.debug("hangup of a channel the ACD does not track channel=%s", ev.channel)
+            return
+        if outcome == "waiting":
+            await self._caller_gone(call, cause=cause)
             return
         if ev.uniqueid != call.uniqueid:
-            # The agent's leg: the conversation is over as soon as the agent hangs up (the caller's own
-            # hang-up follows once the dialplan has finished, and finds the call already closed).
-            if call.status is CallStatus.CONNECTED:
-                await self._caller_gone(call, cause="agent hung up")
-            return
-        await self._caller_gone(call, cause=ev.cause_text or str(ev.cause or ""))
+            cause = "agent hung up"
+        await self._ended(call, outcome, wrap_until, cause, now)
 
     async def _on_dial_end(self: AcdService, ev: DialEnded) -> None:
         call = await self.store.call_for_channel(ev.uniqueid)

@@ -50,6 +50,8 @@ SCRIPT_NAMES = (
     "agent_cas",
     "snapshot",
     "connecting",
+    "end_by_channel",
+    "wrap_done",
 )
 
 
@@ -65,6 +67,7 @@ class Keys:
         self.astate, self.ready, self.wrap = b + "astate", b + "ready", b + "wrap"
         self.events, self.rr, self.cfgver, self.config = b + "events", b + "rr", b + "cfgver", b + "config"
         self.epoch = b + "epoch"
+        self.wrapq = b + "wrapq"  # queue -> wrap-up milliseconds (read by end_by_channel)
 
     def controller(self, origin: str) -> str:
         return f"{self.base}ctl:{origin}"
@@ -187,8 +190,14 @@ class AcdStore:
             pipe = self.redis.pipeline(transaction=True)
             pipe.set(self.keys.config, blob)
             pipe.incr(self.keys.cfgver)
-            _, version = await pipe.execute()
-        return int(version)
+            pipe.delete(self.keys.wrapq)
+            if config.queues:
+                pipe.hset(
+                    self.keys.wrapq,
+                    mapping={q.name: int(q.wrap_up_seconds * 1000) for q in config.queues.values()},
+                )
+            results = await pipe.execute()
+        return int(results[1])
 
     async def load_config(self) -> AcdConfig | None:
         async with self._io("load_config"):
@@ -425,6 +434,32 @@ class AcdStore:
         if status == "err":
             return None
         return EndResult(status, call_from_json(res[1]))
+
+    async def end_by_channel(
+        self, uniqueid: str, now: datetime, cause: str
+    ) -> tuple[str, WaitingCall | None, datetime | None]:
+        """A hang-up: (outcome, call, wrap_until) where outcome is completed, abandoned, waiting (not ended:
+        use end_call), ignored (the agent's leg of a call not yet connected) or none (unknown channel)."""
+        k = self.keys
+        res = await self._run(
+            "end_by_channel",
+            [k.chan, k.calls, k.deadlines, k.astate, k.ready, k.wrap, k.events, k.wrapq],
+            [uniqueid, to_ms(now), self.stream_maxlen, self.origin, cause],
+        )
+        outcome = _s(res[0])
+        call = call_from_json(res[1]) if outcome != "none" else None
+        wrap_until = from_ms(int(_s(res[2]))) if len(res) > 2 and int(_s(res[2])) > 0 else None
+        return outcome, call, wrap_until
+
+    async def wrap_done(self, agent_id: str, now: datetime) -> AgentStatus | None:
+        """End an agent's wrap-up if it is due; the new status, or None when there was nothing to end."""
+        k = self.keys
+        res = await self._run(
+            "wrap_done",
+            [k.astate, k.ready, k.wrap, k.events],
+            [agent_id, to_ms(now), self.stream_maxlen, self.origin],
+        )
+        return status_from_json(agent_id, res[1]) if _s(res[0]) == "ok" else None
 
     async def move(
         self, call: WaitingCall, to_queue: str, skill: str, deadline: datetime | None

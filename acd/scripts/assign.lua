@@ -17,7 +17,7 @@ c.st = 'ringing'
 c.ag = ARGV[2]
 c.a = c.a + 1
 c.at = now
-c.rs = 0
+c.rs = 1  -- claimed for its Redirect by the controller that assigns (it sends it at once)
 c.o = ARGV[6]
 local encoded = cjson.encode(c)
 redis.call('HSET', KEYS[1], ARGV[1], encoded)

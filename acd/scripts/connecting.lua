@@ -1,4 +1,5 @@
--- Claim the current attempt's Redirect (or callback Originate) just before it is sent.
+-- Check (and claim) the current attempt's Redirect (or callback Originate) just before it is sent, when
+-- the connect did not follow its assignment at once (assign.lua claims it for the immediate case).
 -- An assignment that was superseded meanwhile (requeued by its own no-answer, the ring guard, another
 -- controller's recovery, or the caller hung up) fails here, so its Redirect is never sent: a call never
 -- rings two agents and an agent never rings for a call that moved on.
@@ -8,7 +9,7 @@ local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return {'err', 'call_gone'} end
 local c = cjson.decode(raw)
 if c.st ~= 'ringing' or c.ag ~= ARGV[2] or c.a ~= tonumber(ARGV[3]) then return {'err', 'superseded'} end
-if c.rs == 1 then return {'err', 'already_claimed'} end
+if c.rs == 1 then return {'ok', raw} end
 c.rs = 1
 local encoded = cjson.encode(c)
 redis.call('HSET', KEYS[1], ARGV[1], encoded)

@@ -58,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[3]
 BUSINESS_MORNING = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 in New York: the IVR is open
 STEP = 0.05  # emulated seconds per tick
 REAL_PAUSE = 0.001  # real seconds after each tick, for I/O with Redis, SQLite and the sockets
+QUIET_ROUNDS = 30  # at most this many pauses per tick while the emulator still sees activity
 AMI_SECRET = "e2e-secret"
 
 SITE: dict[str, Any] = {
@@ -124,6 +125,7 @@ class Site:
     controllers: list[Running] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=lambda: dict(SITE))
     action_delays: dict[str, float] = field(default_factory=dict)  # emulated seconds an action takes
+    actions_seen: int = 0  # AMI actions the emulator received (activity, for tick())
 
     def slow_action(self, action: str, seconds: float) -> None:
         """Make the emulated Asterisk take ``seconds`` (emulated) to answer each ``action`` (a busy box)."""
@@ -227,8 +229,17 @@ class Site:
     # ---- time ----
 
     async def tick(self, step: float = STEP) -> None:
+        """Advance the clock one step; while the emulated Asterisk is still seeing activity (events,
+        actions from the controllers), give real time before the next step, so a slow machine slows the
+        emulated clock instead of making the controllers look slow."""
         await self.clock.advance(step)
-        await asyncio.sleep(REAL_PAUSE)
+        seen = -1
+        for _ in range(QUIET_ROUNDS):
+            await asyncio.sleep(REAL_PAUSE)
+            now = len(self.events.events) + self.actions_seen
+            if now == seen:
+                break
+            seen = now
 
     async def run(self, seconds: float, step: float = STEP) -> None:
         """Let ``seconds`` of emulated time pass."""
@@ -340,6 +351,7 @@ def _delayed(
     site: Site, action: str, handler: Callable[..., Awaitable[None]]
 ) -> Callable[..., Awaitable[None]]:
     async def delayed(session: Any, req: Any) -> None:
+        site.actions_seen += 1
         delay = site.action_delays.get(action, 0.0)
         if delay > 0:
             await site.clock.sleep(delay)
@@ -352,6 +364,7 @@ def _record_redirects(site: Site) -> Callable[..., Awaitable[None]]:
     original = ami_actions.ACTIONS["redirect"]
 
     async def recording(session: Any, req: Any) -> None:
+        site.actions_seen += 1
         delay = site.action_delays.get("redirect", 0.0)
         if delay > 0:
             await site.clock.sleep(delay)

@@ -1,0 +1,51 @@
+-- A hang-up on a channel the ACD may know (the caller's, or the agent's leg): one round trip on the path
+-- that frees an agent. Ends a connected call (completed; agent to wrap-up or ready) when either leg hangs
+-- up, or a ringing call (abandoned; agent ready) when the caller does. A waiting call is only reported
+-- ('waiting'): ending it touches its queue, whose key the caller of this script declares in end_call.
+-- KEYS: chan, calls, deadlines, astate, ready, wrap, events, wrapq (queue -> wrap-up ms)
+-- ARGV: uniqueid, now_ms, maxlen, origin, cause
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id then return {'none', ''} end
+local raw = redis.call('HGET', KEYS[2], id)
+if not raw then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return {'none', ''}
+end
+local c = cjson.decode(raw)
+local agent_leg = c.al ~= nil and c.al ~= '' and c.al == ARGV[1]
+if c.st == 'waiting' then return {'waiting', raw} end
+if agent_leg and c.st ~= 'connected' then return {'ignored', raw} end
+local now = tonumber(ARGV[2])
+local outcome = 'abandoned'
+if c.st == 'connected' then outcome = 'completed' end
+redis.call('HDEL', KEYS[2], id)
+redis.call('ZREM', KEYS[3], id)
+if c.u ~= '' and redis.call('HGET', KEYS[1], c.u) == id then redis.call('HDEL', KEYS[1], c.u) end
+if c.al and c.al ~= '' and redis.call('HGET', KEYS[1], c.al) == id then redis.call('HDEL', KEYS[1], c.al) end
+local wrap_until = 0
+if c.ag ~= '' then
+  local a = getj(KEYS[4], c.ag)
+  if a and a.c == id then
+    a.c = ''
+    a.t = now
+    local wrap = tonumber(redis.call('HGET', KEYS[8], c.q) or '0')
+    if c.st == 'connected' then
+      if wrap > 0 then
+        a.s = 'wrap_up'
+        a.u = now + wrap
+        wrap_until = a.u
+      else
+        a.s = 'ready'
+        a.i = now
+        a.u = 0
+      end
+    elseif a.s == 'ringing' then
+      a.s = 'ready'
+    end
+    put_agent(KEYS[4], KEYS[5], KEYS[6], c.ag, a)
+    emit(KEYS[7], ARGV[3], 'type', 'agent', 'agent', c.ag, 'state', a.s, 'reason', a.r, 'origin', ARGV[4])
+  end
+end
+emit(KEYS[7], ARGV[3], 'type', 'ended', 'call', id, 'agent', c.ag, 'queue', c.q, 'outcome', outcome,
+  'cause', ARGV[5], 'origin', ARGV[4])
+return {outcome, raw, tostring(wrap_until)}
