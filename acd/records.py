@@ -19,6 +19,7 @@ from acd.repository import AcdRepository
 log = logging.getLogger(__name__)
 
 FLUSH_ON_STOP_SECONDS = 2.0
+BATCH = 100  # records per transaction at most
 
 
 class RecordWriter:
@@ -40,15 +41,32 @@ class RecordWriter:
         await self._write(method, args)
 
     async def run(self) -> None:
-        """Drain the queue until cancelled; on cancel, try briefly to write what is left."""
+        """Drain the queue until cancelled (whatever is queued goes in one transaction); on cancel, try
+        briefly to write what is left."""
         self._running = True
         try:
             while True:
-                method, args = await self._queue.get()
-                await self._write(method, args)
+                batch = [await self._queue.get()]
+                while not self._queue.empty() and len(batch) < BATCH:
+                    batch.append(self._queue.get_nowait())
+                await self._write_batch(batch)
         finally:
             self._running = False
             await self._flush()
+
+    async def _write_batch(self, batch: list[tuple[str, tuple[Any, ...]]]) -> None:
+        if len(batch) == 1:
+            await self._write(*batch[0])
+            return
+        try:
+            async with self.repository.batch():
+                for method, args in batch:
+                    await getattr(self.repository, method)(*args)
+        except StoreError as exc:
+            # One bad write must not lose the others: write them one by one.
+            log.warning("acd record batch failed error=%s; writing %d records one by one", exc, len(batch))
+            for method, args in batch:
+                await self._write(method, args)
 
     async def _flush(self) -> None:
         pending = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -52,14 +53,32 @@ class AcdRepository:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._batch: ContextVar[AsyncSession | None] = ContextVar(f"acd_batch_{id(self)}", default=None)
 
     @asynccontextmanager
     async def _tx(self, what: str) -> AsyncIterator[AsyncSession]:
+        current = self._batch.get()
+        if current is not None:  # inside batch(): one transaction for several records
+            yield current
+            return
         try:
             async with self._sessions() as session, session.begin():
                 yield session
         except SQLAlchemyError as exc:
             raise StoreError(f"database {what} failed: {exc.__class__.__name__}: {exc}") from exc
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """Run several record writes in one transaction (the record writer's batches)."""
+        try:
+            async with self._sessions() as session, session.begin():
+                token = self._batch.set(session)
+                try:
+                    yield
+                finally:
+                    self._batch.reset(token)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database batch failed: {exc.__class__.__name__}: {exc}") from exc
 
     # ---- configuration ----
 

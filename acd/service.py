@@ -52,8 +52,6 @@ from switchboard.settings import AcdSettings
 
 log = logging.getLogger(__name__)
 
-CONNECT_RECHECK_SECONDS = 0.05  # a connect starting later than this after its assign re-checks its claim
-
 __all__ = ["CALLBACK_ACTION_PREFIX", "RONA_REASONS", "AcdService", "HoldInfo", "safe"]
 
 
@@ -306,20 +304,18 @@ class AcdService(SignalReactions, Recovery):
         """
         call = assignment.call
         attempt = call.attempts
-        if (self.clock.now() - assignment.assigned_at).total_seconds() > CONNECT_RECHECK_SECONDS:
-            # The assign claimed this attempt for an immediate Redirect; this one comes late (a busy loop,
-            # a retry): check it is still the current attempt before the channel is touched.
-            claim = await self.store.claim_connect(call.call_id, assignment.agent_id, attempt)
-            if not claim.ok:
-                log.warning(
-                    "redirect not sent: assignment superseded call_id=%s agent=%s attempt=%d reason=%s",
-                    call.call_id,
-                    assignment.agent_id,
-                    attempt,
-                    claim.reason,
-                )
-                return
-            call = claim.call or call
+        # The fence: is this still the current attempt? (one round trip, before the channel is touched)
+        claim = await self.store.claim_connect(call.call_id, assignment.agent_id, attempt)
+        if not claim.ok:
+            log.warning(
+                "redirect not sent: assignment superseded call_id=%s agent=%s attempt=%d reason=%s",
+                call.call_id,
+                assignment.agent_id,
+                attempt,
+                claim.reason,
+            )
+            return
+        call = claim.call or call
         variables = {
             "SB_CALL_ID": safe(call.call_id),
             "SB_AGENT_ID": safe(assignment.agent_id),
@@ -488,11 +484,13 @@ class AcdService(SignalReactions, Recovery):
             self.dispatcher.notify_deadlines()
             handle = (now - (ended.answered_at or now)).total_seconds()
             log.info("call completed call_id=%s agent=%s handle=%.1fs", ended.call_id, ended.agent_id, handle)
-            await self.store.record_handle_time(ended.queue, handle)
-            if ended.agent_id and ended.caller_number:
-                await self.store.remember_agent(
-                    ended.caller_number, ended.agent_id, self.settings.repeat_caller_window_seconds
-                )
+            await self.store.after_call(
+                ended.queue,
+                handle,
+                ended.caller_number,
+                ended.agent_id or "",
+                self.settings.repeat_caller_window_seconds,
+            )
         else:
             log.info(
                 "call abandoned call_id=%s queue=%s wait=%.1fs status=%s cause=%s",

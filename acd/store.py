@@ -52,6 +52,7 @@ SCRIPT_NAMES = (
     "connecting",
     "end_by_channel",
     "wrap_done",
+    "call_for_channel",
 )
 
 
@@ -252,16 +253,8 @@ class AcdStore:
         return call_from_json(raw) if raw is not None else None
 
     async def call_for_channel(self, uniqueid: str) -> WaitingCall | None:
-        """The call whose caller channel has this uniqueid (one round trip)."""
-        async with self._io("call_for_channel"):
-            raw = await self.redis.eval(
-                "local id = redis.call('HGET', KEYS[1], ARGV[1]); if not id then return false end;"
-                " return redis.call('HGET', KEYS[2], id)",
-                2,
-                self.keys.chan,
-                self.keys.calls,
-                uniqueid,
-            )
+        """The call whose caller channel (or connected agent leg) has this uniqueid (one round trip)."""
+        raw = await self._run("call_for_channel", [self.keys.chan, self.keys.calls], [uniqueid])
         return call_from_json(raw) if raw else None
 
     async def all_calls(self) -> list[WaitingCall]:
@@ -628,6 +621,18 @@ class AcdStore:
         return [_s(x) for x in d], [_s(x) for x in w]
 
     # ---- statistics for announcements and repeat callers ----
+
+    async def after_call(
+        self, queue: str, handle_seconds: float, number: str, agent_id: str, ttl_seconds: int, keep: int = 50
+    ) -> None:
+        """A completed call's statistics and repeat-caller memory, in one round trip."""
+        async with self._io("after_call"):
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.lpush(self.keys.handle_times(queue), f"{handle_seconds:.1f}")
+            pipe.ltrim(self.keys.handle_times(queue), 0, keep - 1)
+            if ttl_seconds > 0 and number and agent_id:
+                pipe.set(self.keys.last_agent(number), agent_id, ex=ttl_seconds)
+            await pipe.execute()
 
     async def record_handle_time(self, queue: str, seconds: float, keep: int = 50) -> None:
         async with self._io("record_handle_time"):

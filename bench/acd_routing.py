@@ -7,7 +7,9 @@ then assign with the same atomic script (what a poll-everything design does per 
 
     .venv/bin/python bench/acd_routing.py [--redis redis://127.0.0.1:6379/11] [--decisions 4000]
 
-Uses its own key prefix on its own database number and deletes its keys at the end.
+Uses its own key prefix on its own database number and deletes its keys at the end. Then (unless
+--no-reaction) the controller's reaction time through the emulator: bench/acd_reaction.py, from the AMI
+event that frees an agent to the Redirect that sends it the next caller.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import random
 import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import redis.asyncio as aioredis
 
@@ -30,6 +34,7 @@ from acd.policy import RoutingView, decide
 from acd.store import AcdStore
 from switchboard.clock import ManualClock
 
+BENCH_DIR = str(Path(__file__).resolve().parent)
 N_AGENTS, N_SKILLS, N_REGIONS, N_CALLS = 500, 20, 3, 10_000
 TARGETS = {"assignments_per_s": 2000, "p99_ms": 5.0, "round_trips": 3, "bytes_per_call": 1024}
 
@@ -224,6 +229,8 @@ async def main(argv: list[str]) -> int:
     ap.add_argument("--naive-decisions", type=int, default=150)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--batch", type=int, default=8, help="agents freed together in the batched run")
+    ap.add_argument("--no-reaction", action="store_true", help="skip the reaction time through the emulator")
+    ap.add_argument("--reaction-seconds", type=float, default=12.0, help="measuring time per reaction phase")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     r = aioredis.from_url(args.redis)
@@ -274,10 +281,18 @@ async def main(argv: list[str]) -> int:
                 default=float,
             )
         )
-        return 0
     finally:
         await store.clear()
         await r.aclose()
+    if not args.no_reaction:
+        sys.path.insert(0, BENCH_DIR)
+        import acd_reaction
+
+        logging.basicConfig(level=logging.ERROR)  # the controller's per-call lines would swamp the figures
+        results = await acd_reaction.measure(args.redis, args.reaction_seconds)
+        acd_reaction.report(results)
+        print(json.dumps({"reaction": results}, default=float))
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,5 +1,4 @@
--- Check (and claim) the current attempt's Redirect (or callback Originate) just before it is sent, when
--- the connect did not follow its assignment at once (assign.lua claims it for the immediate case).
+-- Check (and claim) the current attempt's Redirect (or callback Originate) just before it is sent.
 -- An assignment that was superseded meanwhile (requeued by its own no-answer, the ring guard, another
 -- controller's recovery, or the caller hung up) fails here, so its Redirect is never sent: a call never
 -- rings two agents and an agent never rings for a call that moved on.

@@ -46,6 +46,8 @@ if c.ag ~= '' then
     emit(KEYS[7], ARGV[3], 'type', 'agent', 'agent', c.ag, 'state', a.s, 'reason', a.r, 'origin', ARGV[4])
   end
 end
+local cause = ARGV[5]
+if agent_leg then cause = 'agent hung up' end
 emit(KEYS[7], ARGV[3], 'type', 'ended', 'call', id, 'agent', c.ag, 'queue', c.q, 'outcome', outcome,
-  'cause', ARGV[5], 'origin', ARGV[4])
+  'cause', cause, 'origin', ARGV[4])
 return {outcome, raw, tostring(wrap_until)}

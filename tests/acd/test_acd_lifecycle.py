@@ -313,10 +313,6 @@ async def test_no_answer_of_an_earlier_attempt_never_ends_the_current_one(
     assert (await service.store.agent_status("a3")).state is AgentState.RINGING
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: on_assigned does not yet re-check that the assignment still holds before Redirect",
-)
 async def test_redirect_of_a_superseded_assignment_is_never_sent(service, fake_asterisk, make_request):
     await service.login("a1")
     req = make_request("c1")

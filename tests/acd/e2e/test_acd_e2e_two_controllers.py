@@ -51,9 +51,7 @@ phones = st.fixed_dictionaries(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(
-    calls=callers, phone_setup=phones, setvar_delay=st.sampled_from([0.0, 0.15]), seed=st.integers(0, 3)
-)
+@given(calls=callers, phone_setup=phones, setvar_delay=st.sampled_from([0.0, 0.15]), seed=st.integers(0, 3))
 def test_two_controllers_never_double_assign_and_never_lose_a_call(
     tmp_path_factory: pytest.TempPathFactory,
     redis_url: str,
