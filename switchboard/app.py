@@ -260,7 +260,7 @@ async def _wire_recordings_and_surveys(ctl: Controller, stack: AsyncExitStack) -
 
 def _feature_jobs(ctl: Controller) -> dict[str, Job]:
     """Recordings' jobs, the survey sender, and the feed of ended queue calls to the surveys."""
-    from switchboard.web.pages.call_ended import CallEndedFeed
+    from switchboard.call_ended import CallEndedFeed
 
     jobs: dict[str, Job] = dict(ctl.recordings.jobs()) if ctl.recordings is not None else {}
     if ctl.surveys is not None:
