@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 
 from ivr.fastagi import AgiSession, FastAgiServer
 from sim.agi_client import FastAgiClient
+from switchboard.heap import freeze_startup_heap
 
 TARGET_RATE = 5_000.0
 TARGET_P99_MS = 5.0
@@ -194,6 +195,8 @@ async def main(sessions: int, commands: int, rounds: int, paced_seconds: float) 
     print(f"CPU: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (others may share our core)")
     for kind in ("ours", "bare"):  # warm-up (first connections, code paths), not measured
         await measure(kind, sessions, 4, None)
+    # What `switchboard serve` and `demo` do once started (switchboard/heap.py); applies to both servers.
+    print(f"heap frozen after start-up: {freeze_startup_heap():,} objects")
     # Paced: each session issues one command per `think` seconds, so the aggregate is the target rate.
     think = sessions / TARGET_RATE
     paced_commands = max(4, int(paced_seconds / think))

@@ -42,6 +42,7 @@ from ivr.store import QueuedRecorder, SqlIvrStore
 from switchboard import db
 from switchboard.clock import Clock, SystemClock
 from switchboard.errors import ami_login_refused, asterisk_unreachable, listening
+from switchboard.heap import freeze_startup_heap
 from switchboard.http.app import ComponentState, create_http_app
 from switchboard.ids import new_id
 from switchboard.redis_server import open_redis
@@ -348,6 +349,7 @@ async def run_serve(settings: Settings) -> None:
         async with controller(settings, SystemClock()) as ctl:
             ctl.http_port = sock.getsockname()[1]
             app = build_http_app(ctl)
+            freeze_startup_heap()
             log.info("http listening on %s:%d", settings.http.host, ctl.http_port)
             await run_jobs(ctl, {"http": lambda: serve_http(app, sock)})
     finally:

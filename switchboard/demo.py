@@ -31,6 +31,7 @@ from sim.emulator import AsteriskEmulator
 from sim.scripts import ScriptedAgent, ScriptedCaller
 from switchboard.app import Controller, bind_http, build_http_app, controller, run_jobs, serve_http
 from switchboard.clock import Clock, ScaledClock
+from switchboard.heap import freeze_startup_heap
 from switchboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,7 @@ async def run_demo(
                     f"logs in {demo.general.var_dir / 'switchboard.log'}; Ctrl-C stops\n"
                 )
                 app = build_http_app(ctl)
+                freeze_startup_heap()
                 jobs = {
                     "http": lambda: serve_http(app, sock),
                     "traffic": traffic.run,
