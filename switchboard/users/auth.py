@@ -29,7 +29,7 @@ from switchboard.users.model import (
     username_key,
 )
 from switchboard.users.passwords import PasswordHashing
-from switchboard.users.store import UserStore
+from switchboard.users.store import TokenLookup, UserStore
 from switchboard.users.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,11 @@ class AuthPolicy:
     token_max_days: int = 365
     # last-seen / last-used are written at most this often: not one write per request
     touch_interval: timedelta = timedelta(seconds=60)
+    # A bearer token's lookup is reused this long (a wallboard polled many times a second costs one query).
+    # A change made through this process's store drops it at once; one made by another controller sharing
+    # the database is seen within this time.
+    token_cache_seconds: float = 2.0
+    token_cache_size: int = 1024
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,7 @@ class Authenticator:
         self.throttle = throttle
         self.clock = clock
         self.policy = policy or AuthPolicy()
+        self._tokens: dict[str, tuple[float, int, TokenLookup]] = {}
 
     # --- sign-in -----------------------------------------------------------------------------------
 
@@ -178,7 +184,7 @@ class Authenticator:
         if match is None:
             return None
         token_id, secret = match.groups()
-        found = await self.store.token_with_user(token_id)
+        found = await self._token_lookup(token_id)
         if found is None or not hmac.compare_digest(found.secret_hash, _sha256(secret)):
             return None
         now = self.clock.now()
@@ -187,7 +193,26 @@ class Authenticator:
         last = found.token.last_used_at
         if last is None or now - last >= self.policy.touch_interval:
             await self.store.touch_token(token_id, now)
+            self._tokens.pop(token_id, None)
         return Principal(user=found.user, via="token", token_id=token_id)
+
+    async def _token_lookup(self, token_id: str) -> TokenLookup | None:
+        """The token's row and owner, from a cache at most ``token_cache_seconds`` old."""
+        changes = self.store.changes
+        cached = self._tokens.get(token_id)
+        if cached is not None and cached[1] == changes and self.clock.monotonic() - cached[0] < self._ttl:
+            return cached[2]
+        started = self.clock.monotonic()
+        found = await self.store.token_with_user(token_id)
+        if found is not None and self.store.changes == changes and self._ttl > 0:
+            if len(self._tokens) >= self.policy.token_cache_size:
+                self._tokens.clear()
+            self._tokens[token_id] = (started, changes, found)
+        return found
+
+    @property
+    def _ttl(self) -> float:
+        return self.policy.token_cache_seconds
 
     async def create_token(self, user_id: str, name: str, days: int | None = None) -> NewToken:
         """A new API token for the user; the secret in the result is shown once and never stored."""

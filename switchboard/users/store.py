@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +30,7 @@ class _Unset:
 
 
 UNSET: Any = _Unset()
+T = TypeVar("T")
 
 
 def _user(row: UserRow) -> User:
@@ -74,11 +77,28 @@ class TokenLookup:
     user: User
 
 
+def _changes_auth(write: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """Bump ``store.changes`` before and after a write: a cached lookup that overlapped it is dropped."""
+
+    @functools.wraps(write)
+    async def wrapped(self: UserStore, *args: Any, **kwargs: Any) -> T:
+        self.changes += 1
+        try:
+            return await write(self, *args, **kwargs)
+        finally:
+            self.changes += 1
+
+    return wrapped
+
+
 class UserStore:
     """Users, sessions and tokens in the SQL database."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        # Bumped by every write that can change whom a token belongs to or whether it is valid, so readers
+        # that cache lookups (the Authenticator) drop what they hold after a change made here.
+        self.changes = 0
 
     # --- users -------------------------------------------------------------------------------------
 
@@ -144,6 +164,7 @@ class UserStore:
         async with self._sessions() as session:
             return int((await session.execute(select(func.count()).select_from(UserRow))).scalar_one())
 
+    @_changes_auth
     async def update_user(
         self,
         user_id: str,
@@ -174,6 +195,7 @@ class UserStore:
                 await self._check_an_admin_remains(session)
             return _user(row)
 
+    @_changes_auth
     async def set_password_hash(self, user_id: str, password_hash: str, now: datetime) -> None:
         async with self._sessions.begin() as session:
             await session.execute(
@@ -182,6 +204,7 @@ class UserStore:
                 .values(password_hash=password_hash, updated_at=now)
             )
 
+    @_changes_auth
     async def delete_user(self, user_id: str) -> bool:
         """Delete a user with their sessions and tokens; refuses to delete the last enabled admin."""
         async with self._sessions.begin() as session:
@@ -315,6 +338,7 @@ class UserStore:
             ).scalars()
             return [_token(r) for r in rows]
 
+    @_changes_auth
     async def revoke_token(self, user_id: str, token_id: str, now: datetime) -> bool:
         """Revoke one of the user's tokens; False when the user has no such token."""
         async with self._sessions.begin() as session:

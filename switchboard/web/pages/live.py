@@ -66,11 +66,16 @@ class Live:
         """Everything the wallboard shows, as JSON-ready values (ratios 0-1, seconds).
 
         Concurrent viewers share one computation, reused for ``max_age`` seconds (0: always fresh): a room of
-        wall screens and API pollers costs one set of SQL and Redis reads per interval.
+        wall screens and API pollers costs one set of SQL and Redis reads per interval. While one viewer
+        refreshes an expired board, the others get the previous one at once (at most one computation older)
+        rather than queueing behind the refresh; ``max_age=0`` always waits for a fresh board.
         """
+        cached = self._board
+        if max_age > 0 and cached is not None and self._board_lock.locked():
+            return {**cached[1], "event_id": event_id}
         async with self._board_lock:
             cached = self._board
-            if cached is None or self.clock.monotonic() - cached[0] > max_age:
+            if cached is None or max_age <= 0 or self.clock.monotonic() - cached[0] > max_age:
                 cached = (self.clock.monotonic(), await self._compute_wallboard())
                 self._board = cached
         return {**cached[1], "event_id": event_id}

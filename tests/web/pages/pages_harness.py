@@ -88,7 +88,7 @@ async def seed(ctl: Controller, agent_id: str = "a1") -> dict[Role, Seeded]:
 
 def start_controller_server(tmp: Path, redis_url: str) -> ControllerServer:
     """Start emulator + controller + HTTP on a free loopback port; returns once it serves."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # see bind_http
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
