@@ -37,6 +37,7 @@ from acd.api_common import (
 )
 from acd.api_config import make_config_routers
 from acd.api_models import AgentStatusOut, CallOut, PauseIn, QueueMetricsOut, QueueSnapshotOut
+from acd.config_edit import ConfigEditor
 from acd.errors import UnknownAgentError
 from acd.metrics import window_minutes
 from acd.metrics_io import AcdMetrics, published_config
@@ -54,8 +55,12 @@ def make_acd_routers(
     metrics: AcdMetrics,
     *,
     require_role: Callable[..., Any],
+    editor: ConfigEditor | None = None,
 ) -> list[APIRouter]:
-    """The ACD's routers: agent self-service, supervision (incl. Prometheus ``/metrics``), configuration."""
+    """The ACD's routers: agent self-service, supervision (incl. Prometheus ``/metrics``), configuration.
+
+    ``editor``: the configuration editor shared with the admin pages (one is made when not given).
+    """
     agent_guard = require_role(Role.AGENT)
     agent_router = APIRouter(
         prefix="/api/acd", tags=[TAG_AGENT], dependencies=[Depends(agent_guard)], responses=ERRORS
@@ -278,5 +283,5 @@ def make_acd_routers(
             body = await exporter.render()
         return Response(body, media_type=CONTENT_TYPE)
 
-    config_routers = make_config_routers(service, repository, require_role=require_role)
+    config_routers = make_config_routers(service, repository, require_role=require_role, editor=editor)
     return [agent_router, supervisor_router, metrics_router, *config_routers]

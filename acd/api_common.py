@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import HTTPException, Query
 from fastapi import Path as PathParam
 
+from acd.config_edit import ConfigConflict, ConfigNotFound, NoConfigStore
 from acd.errors import (
     AcdValidationError,
     AgentUnavailableError,
@@ -42,17 +43,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class ConfigConflict(Exception):
-    """An edit that would leave the configuration inconsistent (a reference would dangle)."""
-
-
 @contextmanager
 def acd_errors() -> Iterator[None]:
     """Translate the domain's errors into HTTP answers (the one boundary between the two)."""
     try:
         yield
-    except UnknownAgentError as exc:
+    except (UnknownAgentError, ConfigNotFound) as exc:
         raise HTTPException(404, str(exc)) from None
+    except NoConfigStore as exc:
+        raise HTTPException(503, str(exc)) from None
     except (InvalidTransitionError, AgentUnavailableError, ConfigConflict) as exc:
         raise HTTPException(409, str(exc)) from None
     except AcdValidationError as exc:
@@ -60,13 +59,3 @@ def acd_errors() -> Iterator[None]:
     except StoreError as exc:
         log.error("acd api store failure error=%s", exc)
         raise HTTPException(503, "the ACD's Redis or database is unavailable; try again shortly") from None
-
-
-def check_known(names: Any, known: frozenset[str], what: str, where: str) -> None:
-    missing = sorted(set(names) - known)
-    if missing:
-        listed = ", ".join(sorted(known)) or "none yet"
-        raise AcdValidationError(
-            f"unknown {what} {', '.join(repr(m) for m in missing)} (declared {what}s: {listed}); "
-            f"add it first with POST /api/acd/config/{where}"
-        )

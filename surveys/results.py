@@ -11,6 +11,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from surveys.store import SurveyRecord
+from switchboard.csv_cells import safe_cell as _safe_cell
 
 SATISFIED_MIN = 4  # CSAT counts 4 and 5 out of 5 as satisfied (top-two-box)
 NONE_KEY = "(none)"
@@ -156,8 +157,3 @@ def report_csv(report: CsatReport) -> str:
 
 def _num(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
-
-
-def _safe_cell(text: str) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas; names come from outside, so defuse them."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -22,6 +22,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from acd.alerts_io import AlertMonitor
 from acd.ami_glue import AmiAsteriskPort, AmiGlue
 from acd.errors import AcdError
 from acd.hold import HoldRoute
@@ -72,6 +73,7 @@ class Controller:
     acd_metrics: AcdMetrics | None = None
     recordings: Any = None  # recordings.wiring.Recordings
     surveys: Any = None  # surveys.service.SurveyService
+    alerts: Any = None  # acd.alerts_io.AlertMonitor: supervisor alerts (wallboard, webhook)
 
     async def components(self) -> dict[str, ComponentState]:
         """Each dependency's state for /health."""
@@ -180,7 +182,7 @@ async def controller(settings: Settings, clock: Clock) -> AsyncIterator[Controll
         stack.push_async_callback(ami.close)
         await _recover_acd(acd, settings.acd.recovery_timeout)
 
-        flows = FlowRegistry(settings.ivr.flows_dir)
+        flows = FlowRegistry(settings.ivr.flows_dir, clock=clock)
         report = flows.reload()
         for problem in report.problems:
             log.warning("flow problem %s", problem)
@@ -223,6 +225,7 @@ async def controller(settings: Settings, clock: Clock) -> AsyncIterator[Controll
             settings, clock, ami, acd, agi, flows, runner, ivr_store, sessions=sessions, redis=redis
         )
         ctl.acd_metrics = AcdMetrics(acd, sessions, clock)
+        ctl.alerts = AlertMonitor.from_settings(ctl.acd_metrics, settings.acd, clock)
         await _wire_recordings_and_surveys(ctl, stack)
         ctl.jobs = {
             "acd-metrics": ctl.acd_metrics.run_sampler,
@@ -232,6 +235,7 @@ async def controller(settings: Settings, clock: Clock) -> AsyncIterator[Controll
             "acd-records": acd.run_records,
             "ivr-recorder": recorder.run,
             "flows-watch": lambda: flows.watch(clock, settings.ivr.flows_poll_seconds),
+            **ctl.alerts.jobs(),
             **_feature_jobs(ctl),
         }
         log.info(
@@ -301,18 +305,25 @@ def bind_http(settings: Settings) -> socket.socket:
 def build_http_app(ctl: Controller) -> FastAPI:
     """The web app for this controller: the shell (sign-in, roles, users) and each feature's routers."""
     from acd.api import make_acd_routers
+    from acd.config_edit import ConfigEditor
+    from ivr.api import make_flows_router
     from switchboard.users.factory import build_user_services
     from switchboard.web import require_role
+    from switchboard.web.admin import build_admin
     from switchboard.web.app import create_web_app
     from switchboard.web.pages import build_pages
+    from switchboard.web.reports import build_reports
 
     if ctl.sessions is None:  # a controller built without a database: health only
         return create_http_app(components=ctl.components)
     users = build_user_services(ctl.settings.web, ctl.sessions, ctl.clock, redis=ctl.redis)
     metrics = ctl.acd_metrics or AcdMetrics(ctl.acd, ctl.sessions, ctl.clock)
-    routers = make_acd_routers(ctl.acd, ctl.acd.repository, metrics, require_role=require_role)
+    editor = ConfigEditor(ctl.acd, ctl.acd.repository)  # one editor: API and admin pages edits serialise
+    routers = make_acd_routers(ctl.acd, ctl.acd.repository, metrics, require_role=require_role, editor=editor)
+    routers.append(make_flows_router(ctl.flows, require_role=require_role))
     pages = build_pages(ctl)  # wallboard, desk, call detail, recordings (+ their API), surveys
-    routers = [*routers, *pages.routers]
+    routers = [*routers, *pages.routers, *build_reports(ctl, pages.shell)]
+    routers += build_admin(pages.shell, editor, ctl.flows, ctl.clock)  # agents, queues, absences, flows
     app = create_web_app(ctl.settings, users, routers=routers, components=ctl.components, shell=pages.shell)
     weakref.finalize(app, users.close)  # the password-hashing threads go with the app
     return app

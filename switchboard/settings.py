@@ -198,6 +198,27 @@ class AcdSettings(_Section):
     redis_check_seconds: float = Field(
         1.0, gt=0, description="Seconds between checks that Redis is up and kept its data (rebuild if not)"
     )
+    alerts_wait_threshold_seconds: float = Field(
+        120.0, ge=0, description="A caller waiting longer than this raises a queue alert (0: off)"
+    )
+    alerts_service_level_min_calls: int = Field(
+        10, ge=1, description="Calls that must count today before a service-level alert can be raised"
+    )
+    alerts_check_seconds: float = Field(
+        5.0, gt=0, le=300, description="Seconds between alert checks when no ACD event arrives"
+    )
+    alerts_webhook_url: str = Field(
+        "", pattern=r"^(https?://\S+)?$", description="Raised and cleared alerts are POSTed here (empty: off)"
+    )
+    alerts_webhook_secret: SecretStr = Field(
+        SecretStr(""), description="Signs alert webhooks (HMAC-SHA256 header); empty: unsigned"
+    )
+    alerts_webhook_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Seconds one alert webhook POST may take"
+    )
+    alerts_webhook_retries: int = Field(
+        3, ge=0, le=10, description="Retries of a failed alert webhook POST (back-off doubling from 1 s)"
+    )
 
 
 class SurveysSettings(_Section):

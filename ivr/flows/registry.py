@@ -9,18 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 
 from ivr.flows.check import flow_files
-from ivr.flows.loader import MAX_FLOW_BYTES, ParsedFlow, flow_name_for, parse_flow_file
+from ivr.flows.loader import (
+    MAX_FLOW_BYTES,
+    ParsedFlow,
+    flow_name_for,
+    parse_flow_bytes,
+    parse_flow_file,
+)
 from ivr.flows.model import Flow
 from ivr.flows.problems import FlowProblem, format_problem
+from ivr.flows.types import NAME_PATTERN
 from ivr.flows.validate import RecordingExists, check_flow, check_subflow_cycles, recording_lookup
-from switchboard.clock import Clock
+from switchboard.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +53,29 @@ class ReloadReport:
         return bool(self.loaded or self.removed)
 
 
+class FlowFileStatus(StrEnum):
+    """Whether a flow file runs as written."""
+
+    LOADED = "loaded"  # new calls get this file's content
+    FAILED = "failed"  # the file has problems: a previous good version (if any) keeps running
+
+
+@dataclass(frozen=True)
+class FlowFileState:
+    """One flow file as of the last reload: its status, the version new calls get, and its problems."""
+
+    name: str
+    path: Path
+    status: FlowFileStatus
+    running_version: str | None  # None: no version of this flow runs
+    loaded_at: datetime | None  # when the running version was loaded
+    problems: tuple[FlowProblem, ...] = ()
+
+
+class UnknownFlowFile(LookupError):
+    """No flow file of that name in the flows directory."""
+
+
 class FlowRegistry:
     """Flows of one directory; thread-safe; ``reload()`` may run in a worker thread."""
 
@@ -52,15 +85,19 @@ class FlowRegistry:
         *,
         recordings_dirs: tuple[Path, ...] = (),
         max_bytes: int = MAX_FLOW_BYTES,
+        clock: Clock | None = None,
     ) -> None:
         self.directory = Path(directory)
         self._recordings: RecordingExists | None = recording_lookup(recordings_dirs)
         self._max_bytes = max_bytes
+        self._clock: Clock = clock or SystemClock()
         self._lock = threading.Lock()
         self._flows: FlowSet = MappingProxyType({})
         self._parsed: dict[str, ParsedFlow] = {}
         self._seen: dict[Path, _Signature] = {}
         self._problems: dict[Path, tuple[FlowProblem, ...]] = {}
+        self._loaded_at: dict[str, datetime] = {}
+        self.reloaded_at: datetime | None = None  # the last reload, even one that changed nothing
 
     def snapshot(self) -> FlowSet:
         """The flows running now, as an immutable mapping a call keeps for its whole life."""
@@ -78,6 +115,65 @@ class FlowRegistry:
         """Problems of files currently not running as written (bad new files, bad edits)."""
         with self._lock:
             return [p for probs in self._problems.values() for p in probs]
+
+    @property
+    def max_bytes(self) -> int:
+        """The largest flow file accepted."""
+        return self._max_bytes
+
+    def files(self) -> list[FlowFileState]:
+        """Every flow file seen by the last reload, by name, with its status and problems."""
+        with self._lock:
+            out: list[FlowFileState] = []
+            for path in sorted(self._seen, key=lambda p: (flow_name_for(p), p.name)):
+                name = flow_name_for(path)
+                parsed = self._parsed.get(name)
+                running = parsed is not None and parsed.flow.path == path
+                problems = self._problems.get(path, ())
+                ok = running and not problems
+                out.append(
+                    FlowFileState(
+                        name=name,
+                        path=path,
+                        status=FlowFileStatus.LOADED if ok else FlowFileStatus.FAILED,
+                        running_version=parsed.flow.version if running and parsed else None,
+                        loaded_at=self._loaded_at.get(name) if running else None,
+                        problems=problems,
+                    )
+                )
+            return out
+
+    def file_named(self, name: str) -> Path:
+        """The flow file of ``name`` in the directory now (never a path taken from the caller)."""
+        for path in flow_files(self.directory):
+            if flow_name_for(path) == name:
+                return path
+        raise UnknownFlowFile(name)
+
+    def check(self, name: str, data: bytes | None = None) -> list[FlowProblem]:
+        """Check ``data`` as flow ``name`` (or, without data, that flow's file now) without loading it.
+
+        Nothing runs: the text is parsed and checked against the flows on disk (sub-flows, cycles).
+        Raises UnknownFlowFile when ``data`` is None and there is no such file, ValueError for a name
+        that cannot be a flow's (it would never become a path either way).
+        """
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise ValueError(f"{name!r} is not a flow name (letters, digits, '-' and '_', up to 64)")
+        if data is None:
+            parsed, problems = parse_flow_file(self.file_named(name), max_bytes=self._max_bytes)
+        else:
+            parsed, problems = parse_flow_bytes(
+                data, self.directory / f"{name}.yaml", max_bytes=self._max_bytes
+            )
+        if parsed is None:
+            return problems
+        known = {flow_name_for(p) for p in flow_files(self.directory)} | {name}
+        problems = check_flow(parsed, recording_exists=self._recordings, known_flows=known)
+        with self._lock:
+            others = {k: v for k, v in self._parsed.items() if k != name}
+        own = str(parsed.flow.path)
+        cycles = [p for p in check_subflow_cycles({**others, name: parsed}) if p.file == own]
+        return [*problems, *cycles]
 
     def changed_on_disk(self) -> bool:
         """True when any flow file was added, removed or touched since the last reload (cheap: stat only)."""
@@ -152,8 +248,14 @@ class FlowRegistry:
                     del candidate[name]
                     rejected.append(name)
 
+        now = self._clock.now()
+        for name in loaded:
+            self._loaded_at[name] = now
+        for name in removed:
+            self._loaded_at.pop(name, None)
         self._parsed = candidate
         self._seen = current
+        self.reloaded_at = now
         self._flows = MappingProxyType({name: parsed.flow for name, parsed in candidate.items()})
         problems = tuple(p for path in changed for p in self._problems.get(path, ()))
         report = ReloadReport(tuple(loaded), tuple(kept), tuple(rejected), tuple(removed), problems)

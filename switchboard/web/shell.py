@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -60,7 +61,7 @@ def localtime(value: datetime | None, style: str = "datetime") -> Markup:
 
 def viewer_zone(connection: HTTPConnection, default: str = "UTC") -> ZoneInfo:
     """The viewer's time zone as the browser reported it (cookie), or ``default``; never trusts the text."""
-    name = connection.cookies.get(TZ_COOKIE, "")
+    name = unquote(connection.cookies.get(TZ_COOKIE, ""))  # the script percent-encodes it: Asia%2FSeoul
     if name and len(name) <= 64 and all(c.isalnum() or c in "/_+-" for c in name):
         try:
             return ZoneInfo(name)

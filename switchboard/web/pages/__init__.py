@@ -42,7 +42,7 @@ def build_pages(ctl: Any, shell: WebShell | None = None) -> Pages:
     shell.set_landing(Role.AGENT, "/desk")
     shell.set_landing(Role.SUPERVISOR, "/wallboard")
     metrics = ctl.acd_metrics or AcdMetrics(ctl.acd, ctl.sessions, ctl.clock)
-    live = Live(ctl.acd, metrics, PageQueries(ctl.sessions), ctl.clock)
+    live = Live(ctl.acd, metrics, PageQueries(ctl.sessions), ctl.clock, getattr(ctl, "alerts", None))
     recordings = getattr(ctl, "recordings", None)
     surveys = getattr(ctl, "surveys", None)
     routers = make_page_routers(live, shell, recordings.service if recordings is not None else None)

@@ -55,6 +55,7 @@ class Live:
     metrics: AcdMetrics
     queries: PageQueries
     clock: Clock
+    alerts: Any = None  # acd.alerts_io.AlertMonitor (or anything with ``active()``); None: no alerts section
 
     # ---- wallboard ----
 
@@ -132,9 +133,16 @@ class Live:
             in_ivr, started, resolved = await self.queries.ivr_today(today.start)
         except PagesDataError as exc:
             problems.append(f"IVR figures unavailable: {exc}")
+        alerts: list[dict[str, Any]] = []
+        if self.alerts is not None:
+            try:
+                alerts = [a.to_json() for a in await self.alerts.active()]
+            except AcdError as exc:
+                problems.append(f"alerts unavailable: {exc}")
         return {
             "generated_at": _iso(now),
             "event_id": "",
+            "alerts": alerts,
             "queues": queues,
             "agents": agents,
             "in_ivr": in_ivr,

@@ -53,6 +53,19 @@
     var ss = board.self_service;
     document.getElementById("deflection").textContent =
       ss.deflection_rate === null ? "–" : pct(ss.deflection_rate) + " (" + ss.resolved + "/" + ss.started + ")";
+    var alerts = document.createDocumentFragment();
+    (board.alerts || []).forEach(function (a) {
+      var li = document.createElement("li"), since = document.createElement("time");
+      li.setAttribute("data-alert", a.id);
+      li.setAttribute("data-kind", a.kind);
+      since.setAttribute("datetime", a.raised_at);
+      since.setAttribute("data-style", "time");
+      since.textContent = a.raised_at;
+      li.append(a.message + " · since ", since);
+      alerts.appendChild(li);
+    });
+    if (!alerts.childNodes.length) { cell(alerts, "None", "li", "none"); }
+    document.getElementById("alerts").replaceChildren(alerts);
     var problems = document.getElementById("problems");
     problems.replaceChildren();
     board.problems.forEach(function (p) { var li = document.createElement("li"); li.textContent = p; problems.appendChild(li); });
