@@ -251,6 +251,8 @@ class AcdRepository:
                     enqueued_at=call.enqueued_at,
                     attempts=call.attempts,
                     outcome="waiting",
+                    callback=call.callback,
+                    callback_number=call.callback_number,
                 )
             )
 

@@ -54,6 +54,10 @@ log = logging.getLogger(__name__)
 
 __all__ = ["CALLBACK_ACTION_PREFIX", "RONA_REASONS", "AcdService", "HoldInfo", "safe"]
 
+# How long a callback request's call id is remembered after it was taken: a late retry of the request
+# (after the callback already ended) must not call the customer a second time.
+CALLBACK_REQUEST_MEMORY_SECONDS = 24 * 3600
+
 
 @dataclass(frozen=True)
 class HoldInfo:
@@ -141,11 +145,17 @@ class AcdService(SignalReactions, Recovery):
         """Put a caller in a queue (CallQueue.enqueue); bad fields fall back, the caller is never lost."""
         await self.enqueue_call(request)
 
-    async def enqueue_call(self, request: QueueRequest, *, enqueued_at: datetime | None = None) -> str | None:
+    async def enqueue_call(
+        self, request: QueueRequest, *, enqueued_at: datetime | None = None, callback_number: str = ""
+    ) -> str | None:
         """Enqueue with VIP list, repeat-caller preference and fallbacks; the call id (None: a duplicate).
 
         ``enqueued_at`` backdates the entry (a caller adopted from hold keeps the time already waited).
+        With ``callback_number`` the call is a callback (no channel): added with its number in one step,
+        at most once per call id (acd/ivr_callbacks.py).
         """
+        if callback_number and not NUMBER_RE.fullmatch(callback_number):
+            raise AcdValidationError("callback number must be digits with an optional leading +")
         config = await self.config()
         now = self.clock.now()
         call_id = safe(request.call_id)[:64] or new_id()
@@ -212,12 +222,18 @@ class AcdService(SignalReactions, Recovery):
             preferred_agent=preferred,
             preference=preference,
             reason=(request.reason or "")[:200],
+            callback=bool(callback_number),
+            callback_number=callback_number,
         )
         return call.call_id if await self._add(call, queue, now) else None
 
     async def _add(self, call: WaitingCall, queue: Queue, now: datetime) -> bool:
         """Store a new waiting call; False when that call or that caller's channel is already queued."""
-        result = await self.store.enqueue(call, next_step_at(queue, call, now))
+        deadline = next_step_at(queue, call, now)
+        if call.callback and not call.channel:
+            result = await self.store.enqueue_callback(call, deadline, CALLBACK_REQUEST_MEMORY_SECONDS)
+        else:
+            result = await self.store.enqueue(call, deadline)
         if result.outcome is not EnqueueOutcome.ADDED:
             log.info(
                 "enqueue ignored duplicate call_id=%s outcome=%s existing=%s",

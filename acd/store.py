@@ -53,6 +53,7 @@ SCRIPT_NAMES = (
     "end_by_channel",
     "wrap_done",
     "call_for_channel",
+    "enqueue_callback",
 )
 
 
@@ -81,6 +82,9 @@ class Keys:
 
     def last_agent(self, number: str) -> str:
         return f"{self.base}last:{number}"
+
+    def callback_request(self, call_id: str) -> str:
+        return f"{self.base}cbreq:{call_id}"
 
 
 class EnqueueOutcome(StrEnum):
@@ -233,6 +237,32 @@ class AcdStore:
         outcome = {"ok": EnqueueOutcome.ADDED, "dup": EnqueueOutcome.DUPLICATE}.get(
             status, EnqueueOutcome.DUPLICATE_CHANNEL
         )
+        return EnqueueResult(outcome, call_id)
+
+    async def enqueue_callback(
+        self, call: WaitingCall, deadline: datetime | None, remember_seconds: float
+    ) -> EnqueueResult:
+        """Add a callback (no channel; number in the entry) once per call id, even after it ended.
+
+        The call id is remembered for ``remember_seconds``: a late retry of the request finds it.
+        """
+        k = self.keys
+        res = await self._run(
+            "enqueue_callback",
+            [k.calls, k.queue(call.queue), k.deadlines, k.events, k.callback_request(call.call_id)],
+            [
+                call.call_id,
+                call_to_json(call),
+                repr(call.score),
+                to_ms(deadline) if deadline else "",
+                self.stream_maxlen,
+                self.origin,
+                call.queue,
+                max(1, int(remember_seconds * 1000)),
+            ],
+        )
+        status, call_id = _s(res[0]), _s(res[1])
+        outcome = EnqueueOutcome.ADDED if status == "ok" else EnqueueOutcome.DUPLICATE
         return EnqueueResult(outcome, call_id)
 
     async def restore_call(self, call: WaitingCall) -> bool:

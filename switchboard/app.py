@@ -27,6 +27,7 @@ from acd.ami_glue import AmiAsteriskPort, AmiGlue
 from acd.errors import AcdError
 from acd.hold import HoldRoute
 from acd.importer import load_yaml
+from acd.ivr_callbacks import IvrCallbacks
 from acd.metrics_io import AcdMetrics
 from acd.repository import AcdRepository
 from acd.service import AcdService
@@ -201,6 +202,7 @@ async def controller(settings: Settings, clock: Clock) -> AsyncIterator[Controll
                 recorder, repeat_window=timedelta(hours=settings.ivr.repeat_window_hours)
             ),
             recorder=recorder,
+            callbacks=IvrCallbacks(acd),
         )
         router = Router(
             {

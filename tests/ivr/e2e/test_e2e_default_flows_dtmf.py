@@ -135,11 +135,21 @@ async def test_after_hours_self_help_resolves_the_problem(site):
     assert r.outcome == "resolved" and r.nodes[-1] == "router-restart:fixed"
 
 
-async def test_after_hours_callback_without_a_callback_service_apologises_and_says_goodbye(site, caplog):
-    # switchboard.app builds the runner without a CallbackPort (no service takes IVR callback requests yet):
-    # the flow's on_fail path must still give the caller a clear message rather than dead air
+async def test_after_hours_callback_request_waits_in_the_acd_as_a_callback_to_the_caller(site, caplog):
+    # switchboard.app gives the runner the ACD's CallbackPort (acd/ivr_callbacks.py)
     h = await site(SUNDAY)
     r = await h.call(ScriptedCaller(number=NY_CALLER, dtmf=[(1.5, "2")]))
+    assert r.nodes[-1] == "main:callback"
+    assert r.outcome == "callback" and r.channel.destroyed
+    call = await h.ctl.acd.store.get_call(r.row.call_id)
+    assert call is not None and call.callback and call.callback_number == NY_CALLER and not call.channel
+    assert errors_logged(caplog) == []
+
+
+async def test_after_hours_callback_without_a_usable_number_apologises_and_says_goodbye(site, caplog):
+    # the flow's on_fail path must give the caller a clear message rather than dead air
+    h = await site(SUNDAY)
+    r = await h.call(ScriptedCaller(number="anonymous", dtmf=[(1.5, "2")]))
     assert r.nodes[-3:] == ["main:callback", "main:callback-failed", "main:goodbye"]
     assert r.outcome == "ended" and r.channel.destroyed
     assert errors_logged(caplog) == []

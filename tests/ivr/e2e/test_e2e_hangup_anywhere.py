@@ -47,7 +47,7 @@ CASES = [
     HangupCase("main:vip-queue", IN_HOURS, (), "vip-welcome", number="+15557770100"),
     HangupCase("main:after-hours", SUNDAY, (), "closed"),
     HangupCase("main:after-hours-menu", SUNDAY, (), "after-hours-menu"),
-    HangupCase("main:callback-failed", SUNDAY, ((1.5, "2"),), "callback-failed"),
+    HangupCase("main:callback-failed", SUNDAY, ((1.5, "2"),), "callback-failed", number="anonymous"),
     HangupCase("main:goodbye", SUNDAY, ((1.5, "3"),), "goodbye"),
 ]
 
