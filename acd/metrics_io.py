@@ -10,6 +10,7 @@ SQLAlchemy and Redis errors become ``StoreError`` here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -56,6 +57,9 @@ async def published_config(service: AcdService) -> AcdConfig:
     return await service.config(int(raw) if raw else None)
 
 
+RECORDS_CACHE_SECONDS = 1.0
+
+
 class AcdMetrics:
     """Computes QueueMetrics for a window and runs the occupancy sampler."""
 
@@ -71,6 +75,10 @@ class AcdMetrics:
         self.clock = clock
         self.settings = settings or service.settings
         self._base = service.store.keys.base + "m:"
+        # (start, end) -> (read at, records): the wallboard, its API pollers and the alert job read the
+        # same day's records; one SQL read per RECORDS_CACHE_SECONDS serves them all.
+        self._records: tuple[tuple[datetime, datetime, int], float, list[CallRecord]] | None = None
+        self._records_lock = asyncio.Lock()
         try:
             ZoneInfo(self.settings.metrics_timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -105,7 +113,23 @@ class AcdMetrics:
         )
 
     async def records(self, start: datetime, end: datetime) -> list[CallRecord]:
-        """Call records enqueued in [start, end); none when the controller has no database."""
+        """Call records enqueued in [start, end); none when the controller has no database.
+
+        Reused for ``RECORDS_CACHE_SECONDS`` (a write by this controller's record writer makes it
+        stale at once; another controller's within that time); concurrent readers share one read.
+        """
+        writer = self.service.records
+        key = (start, end, writer.written if writer is not None else 0)  # our own writes: read again
+        async with self._records_lock:
+            cached = self._records
+            now = self.clock.monotonic()
+            if cached is not None and cached[0] == key and now - cached[1] < RECORDS_CACHE_SECONDS:
+                return cached[2]
+            records = await self._read_records(start, end)
+            self._records = (key, now, records)
+            return records
+
+    async def _read_records(self, start: datetime, end: datetime) -> list[CallRecord]:
         if self.sessions is None:
             return []
         t = QueueCallRow

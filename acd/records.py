@@ -29,6 +29,7 @@ class RecordWriter:
         self.repository = repository
         self._queue: asyncio.Queue[tuple[str, tuple[Any, ...]]] = asyncio.Queue(maxsize)
         self._running = False
+        self.written = 0  # bumped after each write: readers caching records can tell theirs are stale
 
     async def record(self, method: str, *args: Any) -> None:
         """Queue one write (or do it now when no writer runs or the queue is full)."""
@@ -62,6 +63,7 @@ class RecordWriter:
             async with self.repository.batch():
                 for method, args in batch:
                     await getattr(self.repository, method)(*args)
+            self.written += 1
         except StoreError as exc:
             # One bad write must not lose the others: write them one by one.
             log.warning("acd record batch failed error=%s; writing %d records one by one", exc, len(batch))
@@ -85,6 +87,7 @@ class RecordWriter:
         """A database outage is logged, never allowed to drop a caller."""
         try:
             await getattr(self.repository, method)(*args)
+            self.written += 1
         except StoreError as exc:
             log.error(
                 "acd record %s failed call_id=%s error=%s", method, getattr(args[0], "call_id", args[0]), exc

@@ -242,6 +242,7 @@ async def measure(redis_url: str, seconds: float, n_agents: int = N_AGENTS, wait
     from acd.model import AcdConfig
     from switchboard.app import controller, run_jobs
     from switchboard.clock import SystemClock
+    from switchboard.heap import freeze_startup_heap
     from switchboard.settings import (
         AcdSettings,
         AgiSettings,
@@ -249,6 +250,7 @@ async def measure(redis_url: str, seconds: float, n_agents: int = N_AGENTS, wait
         DatabaseSettings,
         GeneralSettings,
         IvrSettings,
+        RecordingsSettings,
         RedisSettings,
         Settings,
         SpeechSettings,
@@ -277,10 +279,14 @@ async def measure(redis_url: str, seconds: float, n_agents: int = N_AGENTS, wait
                     flows_dir=ROOT / "flows", sounds_dir=tmp_path / "sounds", flows_poll_seconds=0
                 ),
                 speech=SpeechSettings(engine="none"),
+                # The emulator writes no audio: transcription here would only fail and retry (its cost is
+                # measured by bench/transcription.py); recordings are still catalogued from MixMonitor.
+                recordings=RecordingsSettings(engine="none"),
                 acd=AcdSettings(key_prefix=prefix, config_file=config_file),
             )
             async with controller(settings, SystemClock()) as ctl:
                 inside = ControllerSide(ctl)
+                freeze_startup_heap()  # as `switchboard serve` does once the controller is built
                 jobs = asyncio.create_task(run_jobs(ctl, {"bench-watch": inside.watch}))
                 try:
                     await ctl.acd.store.clear()

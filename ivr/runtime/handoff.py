@@ -76,7 +76,8 @@ class Handoff:
         )  # fmt: skip
         await self.set_channel_vars(channel, state)
         try:
-            await asyncio.wait_for(self.call_queue.enqueue(request), self.config.timeout)
+            async with asyncio.timeout(self.config.timeout):  # no extra task per call, unlike wait_for
+                await self.call_queue.enqueue(request)
         except Exception as exc:
             raise HandoffError(f"the ACD did not take the call: {exc!r}") from exc
         log.info(
@@ -140,7 +141,8 @@ class Handoff:
             variables={**state.shareable_variables(), "sb_flow": state.flow_name},
         )  # fmt: skip
         try:
-            await asyncio.wait_for(self.callbacks.request_callback(request), self.config.timeout)
+            async with asyncio.timeout(self.config.timeout):  # no extra task per call, unlike wait_for
+                await self.callbacks.request_callback(request)
         except Exception as exc:
             raise HandoffError(f"the callback service did not take the request: {exc!r}") from exc
         state.queue = request.queue

@@ -76,13 +76,25 @@ class RegionMap:
         """The region for an already normalised number (None: anonymous or unusable)."""
         if e164 is None:
             return self.mapping.get("default")
-        prefixes = sorted((k for k in self.mapping if k.startswith("+")), key=len, reverse=True)
-        for prefix in prefixes:
+        for prefix, region in self._prefixes:
             if e164.startswith(prefix):
-                return self.mapping[prefix]
+                return region
         country = country_of(e164)
-        if country is not None:
-            for key, region in self.mapping.items():
-                if key.upper() == country:
-                    return region
+        if country is not None and country in self._countries:
+            return self._countries[country]
         return self.mapping.get("default")
+
+    @functools.cached_property
+    def _prefixes(self) -> tuple[tuple[str, str], ...]:
+        """The E.164 prefixes, longest first (the most specific wins); sorted once, not per call."""
+        keys = sorted((k for k in self.mapping if k.startswith("+")), key=len, reverse=True)
+        return tuple((k, self.mapping[k]) for k in keys)
+
+    @functools.cached_property
+    def _countries(self) -> dict[str, str]:
+        """Country code (upper case) to region; the first key of a country wins, as in the map's order."""
+        countries: dict[str, str] = {}
+        for key, region in self.mapping.items():
+            if key != "default" and not key.startswith("+"):
+                countries.setdefault(key.upper(), region)
+        return countries

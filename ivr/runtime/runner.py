@@ -194,7 +194,8 @@ class FlowRunner:
         if self.recorder is None:
             return
         try:
-            await asyncio.wait_for(getattr(self.recorder, method)(value), self.config.record_timeout)
+            async with asyncio.timeout(self.config.record_timeout):  # no extra task per call, unlike wait_for
+                await getattr(self.recorder, method)(value)
         except Exception as exc:
             log.error("ivr record write failed method=%s error=%r", method, exc)
 
