@@ -158,7 +158,7 @@ class AlertMonitor:
             self.webhook.submit(Delivery(event, alert, now))
 
     async def run(self) -> None:
-        """Evaluate after each batch of ACD events (at most every MIN_INTERVAL_SECONDS) and every ``check_seconds``."""
+        """Evaluate after ACD events (at most every MIN_INTERVAL_SECONDS) and every ``check_seconds``."""
         store = self.metrics.service.store
         last = "$"
         try:

@@ -90,7 +90,8 @@ class AcdService(SignalReactions, Recovery):
         self.settings = settings or AcdSettings()
         self.repository = repository
         self.records = RecordWriter(repository) if repository is not None else None
-        self._adopting: set[str] = set()  # uniqueids being adopted from hold right now
+        # uniqueids being checked for adoption from hold right now -> False once their hang-up was seen
+        self._adopting: dict[str, bool] = {}
         self._config: AcdConfig | None = None
         self.dispatcher = Dispatcher(
             store,

@@ -95,6 +95,8 @@ class SignalReactions:
         follows once the dialplan has finished, and finds the call closed). A waiting caller who hangs
         up is an abandon, ended through the queue-aware path.
         """
+        if ev.uniqueid in self._adopting:
+            self._adopting[ev.uniqueid] = False  # gone: an adoption check still under way must not re-add it
         now = self.clock.now()
         cause = ev.cause_text or str(ev.cause or "")
         outcome, call, wrap_until = await self.store.end_by_channel(ev.uniqueid, now, cause)
@@ -173,23 +175,25 @@ class SignalReactions:
     async def _on_hold(self: AcdService, ev: HoldStarted) -> None:
         """A caller on hold the ACD does not know (the IVR could not reach us, or state was lost): adopt.
 
-        Adoption asks Asterisk for the channel's variables: it runs beside the event stream, so the
-        events behind this one (a hang-up freeing an agent) are not kept waiting.
+        The whole check (a Redis lookup, and for an unknown caller Asterisk's channel variables) runs
+        beside the event stream: every caller's music-on-hold start would otherwise keep the events behind
+        it (a hang-up freeing an agent) waiting for a round trip. A hang-up of the channel seen meanwhile
+        calls the adoption off.
         """
         if ev.uniqueid in self._adopting or not ev.uniqueid:
             return
-        call = await self.store.call_for_channel(ev.uniqueid)
-        if call is not None:
-            return
-        self._adopting.add(ev.uniqueid)
+        self._adopting[ev.uniqueid] = True
 
-        async def adopt() -> None:
+        async def check_and_adopt() -> None:
             try:
+                call = await self.store.call_for_channel(ev.uniqueid)
+                if call is not None or not self._adopting.get(ev.uniqueid):
+                    return
                 await self.adopt_channel(LiveChannel(ev.channel, ev.uniqueid, self.settings.hold_context))
             finally:
-                self._adopting.discard(ev.uniqueid)
+                self._adopting.pop(ev.uniqueid, None)
 
-        await self.dispatcher.aside(f"adopt {ev.channel}", adopt())
+        await self.dispatcher.aside(f"adopt {ev.channel}", check_and_adopt())
 
     async def _on_device(self: AcdService, device: str, state: str) -> None:
         config = await self.config()

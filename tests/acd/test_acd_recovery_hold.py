@@ -162,3 +162,44 @@ async def test_caller_pressing_the_callback_key_keeps_their_place(service, store
     call = await store.get_call("c2")
     assert call.callback and await store.position(call) == (2, 2)
     assert (await store.agent_status("a1")).state is AgentState.OFFLINE
+
+
+async def test_music_on_hold_start_of_an_unknown_caller_adopts_them(service, store, fake_asterisk):
+    from acd.ports import HoldStarted
+
+    fake_asterisk.variables["PJSIP/carrier-7"] = {"SB_CALL_ID": "ivr-7", "SB_QUEUE": "sales"}
+    fake_asterisk.add_channel("PJSIP/carrier-7", "7.7")
+    await service.handle(HoldStarted("PJSIP/carrier-7", "7.7"))
+    call = await store.get_call("ivr-7")
+    assert call is not None and call.queue == "sales" and call.uniqueid == "7.7"
+
+
+async def test_a_hang_up_during_the_adoption_check_calls_the_adoption_off(
+    service, store, fake_asterisk, monkeypatch
+):
+    import asyncio
+
+    from acd.ports import ChannelHungUp, HoldStarted
+
+    fake_asterisk.variables["PJSIP/carrier-8"] = {"SB_CALL_ID": "ivr-8", "SB_QUEUE": "sales"}
+    fake_asterisk.add_channel("PJSIP/carrier-8", "8.8")
+    gate = asyncio.Event()
+    lookup = store.call_for_channel
+
+    async def slow_lookup(uniqueid: str):
+        await gate.wait()
+        return await lookup(uniqueid)
+
+    monkeypatch.setattr(store, "call_for_channel", slow_lookup)
+    check = asyncio.create_task(service.handle(HoldStarted("PJSIP/carrier-8", "8.8")))
+    await asyncio.sleep(0.01)
+    await service.handle(ChannelHungUp("PJSIP/carrier-8", "8.8", 16, "Normal Clearing"))
+    gate.set()
+    await asyncio.wait_for(check, 5)
+    assert await store.get_call("ivr-8") is None
+    assert await store.all_calls() == []
+    # the next caller on that uniqueid-free path is adopted again as usual
+    fake_asterisk.variables["PJSIP/carrier-9"] = {"SB_CALL_ID": "ivr-9", "SB_QUEUE": "sales"}
+    fake_asterisk.add_channel("PJSIP/carrier-9", "9.1")
+    await service.handle(HoldStarted("PJSIP/carrier-9", "9.1"))
+    assert (await store.get_call("ivr-9")) is not None
