@@ -372,8 +372,16 @@ async def test_csat_results_per_agent_queue_and_day_with_csv(make_service, day_c
     assert csv_text.splitlines()[-1].startswith("total,5,4,3,75,")
 
 
+class SlowLogGateway(LogGateway):
+    """A gateway that takes a moment per message, as a real one does: the other controller gets its turn."""
+
+    async def send(self, sms: OutboundSms) -> SendReceipt:
+        await asyncio.sleep(0.005)
+        return await super().send(sms)
+
+
 async def test_two_controllers_sharing_the_outbox_send_each_survey_once(make_service, day_clock):
-    first, second = LogGateway(), LogGateway()
+    first, second = SlowLogGateway(), SlowLogGateway()
     one = await make_service(gateway=first, min_days_between=0, batch_size=7, prefix_hourly_cap=1000)
     two = await make_service(gateway=second, min_days_between=0, batch_size=7, prefix_hourly_cap=1000)
     for i in range(40):
