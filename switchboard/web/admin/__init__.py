@@ -24,6 +24,7 @@ from switchboard.web.admin.common import STATIC_DIR, TEMPLATES, AdminServices
 from switchboard.web.admin.flows import add_flow_pages
 from switchboard.web.admin.forms import plain_number
 from switchboard.web.admin.queues import add_queue_pages
+from switchboard.web.admin.skills import add_name_pages
 from switchboard.web.auth import role_router
 from switchboard.web.shell import WebShell
 
@@ -55,6 +56,7 @@ def build_admin(shell: WebShell, editor: ConfigEditor, flows: FlowRegistry, cloc
         )
 
     add_agent_pages(router, services)
+    add_name_pages(router, services)
     add_queue_pages(router, services)
     add_absence_pages(router, services)
     add_flow_pages(router, services)

@@ -9,9 +9,9 @@ from fastapi import Path as PathParam
 from starlette.requests import Request
 from starlette.responses import Response
 
-from acd.errors import AcdError, StoreError
+from acd.errors import AcdError
 from acd.model import AbsenceKind
-from switchboard.web.admin.common import UNAVAILABLE, AdminServices, done, flash, read_form, refusal
+from switchboard.web.admin.common import AdminServices, done, read_form, refusal
 from switchboard.web.admin.forms import AbsenceForm, FormError, text, zone_named
 from switchboard.web.shell import viewer_zone
 
@@ -31,10 +31,7 @@ def add_absence_pages(router: APIRouter, services: AdminServices) -> None:
         error: str | None = None,
         status: int = 200,
     ) -> Response:
-        try:
-            config = await s.config()
-        except StoreError:
-            return s.error_page(request, "Configuration unavailable", UNAVAILABLE, 503)
+        config = await s.config()
         now = s.clock.now()
         shown = sorted((a for a in config.absences if a.ends_at > now), key=lambda a: (a.starts_at, a.id))
         values: dict[str, Any] = {
@@ -43,17 +40,17 @@ def add_absence_pages(router: APIRouter, services: AdminServices) -> None:
             "kinds": KINDS,
             "form": form or AbsenceForm(),
             "zone": zone_name or viewer_zone(request).key,
-            "flash": None if error else flash(request),
-            "error": error,
         }
-        return s.render(request, "admin/absences.html", values, status=status)
+        return s.render_form(request, "admin/absences.html", values, error=error, status=status)
 
     @router.get("/absences")
+    @s.page
     async def absences_page(request: Request) -> Response:
         """Absences now and to come, by start; past ones are not shown."""
         return await page(request)
 
     @router.post("/absences")
+    @s.page
     async def add_absence(request: Request) -> Response:
         """Plan an absence; From and Until are read in the zone the page showed them in."""
         posted = await read_form(request)
@@ -67,6 +64,7 @@ def add_absence_pages(router: APIRouter, services: AdminServices) -> None:
         return done("/admin/absences", "absence-added")
 
     @router.post("/absences/{absence_id}/delete")
+    @s.page
     async def delete_absence(request: Request, absence_id: AbsenceId) -> Response:
         """Cancel a planned absence."""
         try:

@@ -1,13 +1,14 @@
-"""What every admin page shares: its services, flash messages by key, redirects, refusals in words."""
+"""What every admin page shares: its services, error pages, flash messages by key, redirects, refusals."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -44,8 +45,29 @@ FLASH = {
     "absence-added": "Absence planned.",
     "absence-deleted": "Absence cancelled.",
 }
+PageRoute = Callable[..., Awaitable[Response]]
+T = TypeVar("T")
+
 # The editor's messages end with hints for API users ("; POST /api/..."): pages have buttons instead.
 _API_HINT = re.compile(r";?\s*(?:add it first with )?(?:POST|PUT|DELETE) /api/[^\s;]+(?: adds one)?")
+
+
+class PageError(Exception):
+    """The page cannot be shown: the error page with this heading, message and status is shown instead."""
+
+    def __init__(self, heading: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.heading = heading
+        self.message = message
+        self.status = status
+
+
+def lookup(items: Mapping[str, T], key: str, what: str) -> T:
+    """``items[key]``; PageError "No such ``what``" (404) when there is none."""
+    item = items.get(key)
+    if item is None:
+        raise PageError(f"No such {what}", f"That {what} does not exist.", 404)
+    return item
 
 
 @dataclass
@@ -60,16 +82,42 @@ class AdminServices:
     def render(
         self, request: Request, name: str, values: Mapping[str, Any], *, status: int = 200
     ) -> Response:
+        """The template ``name`` (of these pages or the shell's) with ``values``."""
         return self.shell.render(request, name, values, status_code=status)
 
-    def error_page(self, request: Request, heading: str, message: str, status: int) -> Response:
-        return self.shell.render(
-            request, "error.html", {"heading": heading, "message": message}, status_code=status
-        )
+    def render_form(
+        self,
+        request: Request,
+        name: str,
+        values: Mapping[str, Any],
+        *,
+        error: str | None = None,
+        status: int = 200,
+    ) -> Response:
+        """A page with forms: ``error`` when one was refused, else the message a redirect asked for."""
+        shown = {**values, "flash": None if error else flash(request), "error": error}
+        return self.render(request, name, shown, status=status)
+
+    def page(self, route: PageRoute) -> PageRoute:
+        """``route`` showing a PageError it raises as the error page (apply below ``@router.get``)."""
+
+        # wraps: FastAPI reads the parameters (and their annotations' module) through __wrapped__
+        @functools.wraps(route)
+        async def shown(request: Request, *args: Any, **kwargs: Any) -> Response:
+            try:
+                return await route(request, *args, **kwargs)
+            except PageError as exc:
+                values = {"heading": exc.heading, "message": exc.message}
+                return self.render(request, "error.html", values, status=exc.status)
+
+        return shown
 
     async def config(self) -> AcdConfig:
-        """The stored configuration; StoreError when the database or Redis is down."""
-        return await self.editor.current()
+        """The stored configuration; PageError (503) when the database or Redis is down."""
+        try:
+            return await self.editor.current()
+        except StoreError:
+            raise PageError("Configuration unavailable", UNAVAILABLE, 503) from None
 
 
 def flash(request: Request) -> str | None:

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from ivr.api import FlowFileOut, FlowProblemOut, ReloadOut, reload_now
 from ivr.flows.registry import UnknownFlowFile
 from ivr.flows.types import NAME_PATTERN
-from switchboard.web.admin.common import AdminServices, read_form
+from switchboard.web.admin.common import AdminServices, PageError, read_form
 from switchboard.web.admin.forms import text
 
 FlowName = Annotated[str, PathParam(pattern=NAME_PATTERN)]
@@ -78,10 +78,11 @@ def add_flow_pages(router: APIRouter, services: AdminServices) -> None:
         return page(request, checked=result(name, problems, "draft"), draft=draft)
 
     @router.post("/flows/{name}/validate")
+    @s.page
     async def validate_file(request: Request, name: FlowName) -> Response:
         """Check one flow file as it is on disk now (for example before a reload)."""
         try:
             problems = await asyncio.to_thread(flows.check, name)
         except UnknownFlowFile:
-            return s.error_page(request, "No such flow", "There is no flow file of that name.", 404)
+            raise PageError("No such flow", "There is no flow file of that name.", 404) from None
         return page(request, checked=result(name, problems, "file"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -221,11 +221,15 @@ class AgentForm:
         fields: AgentFields = build(AgentFields, data, AGENT_LABELS)
         return fields
 
-    def check_id(self) -> str:
+    def checked_key(self) -> str:
         """The new agent's id, checked like the API checks it."""
         if not AGENT_ID_RE.fullmatch(self.id):
             raise FormError(f"Agent id: {HINTS['id']}.")
         return self.id
+
+    def for_key(self, agent_id: str) -> AgentForm:
+        """This form for the agent at ``agent_id`` (the URL's id wins over a posted one)."""
+        return replace(self, id=agent_id)
 
 
 # ---- queues ----
@@ -302,6 +306,18 @@ class QueueForm:
         """The steps as typed plus a few empty rows to add more."""
         filled = [s for s in self.steps if not s.blank]
         return [*filled, *[StepForm() for _ in range(SPARE_ROWS)]][: max(MAX_STEP_ROWS, len(filled))]
+
+    def checked_key(self) -> str:
+        """The new queue's name, checked like the API checks it."""
+        if not NAME_RE.fullmatch(self.name):
+            raise FormError(
+                "Queue name: lower-case letters, digits and '_.-', up to 64, starting with a letter or digit."
+            )
+        return self.name
+
+    def for_key(self, name: str) -> QueueForm:
+        """This form for the queue ``name`` (the URL's name wins over a posted one)."""
+        return replace(self, name=name)
 
     def fields(self) -> QueueFields:
         """The API body; FormError when a field is not valid."""
