@@ -258,6 +258,7 @@ class Dispatcher:
                 d.explanation,
                 now,
                 queue.ring_timeout_seconds,
+                fresh=True,
             )
             self.assignments += 1
             log.info(

@@ -592,3 +592,6 @@ class Assignment:
     explanation: RoutingExplanation
     assigned_at: datetime
     ring_timeout_seconds: int
+    # Handed straight from the atomic assignment to the connector (the dispatcher): the assign script's own
+    # check was the fence, and the connector need not claim the attempt again before its Redirect.
+    fresh: bool = False

@@ -71,6 +71,10 @@ class HoldInfo:
     announce_every_seconds: int
 
 
+# A connect this soon after its atomic assignment needs no second claim (see AcdService.on_assigned).
+FRESH_ASSIGNMENT_SECONDS = 0.5
+
+
 class AcdService(SignalReactions, Recovery):
     """The ACD's application service (implements ivr.ports.CallQueue)."""
 
@@ -318,21 +322,27 @@ class AcdService(SignalReactions, Recovery):
         requeued, ended, or taken over by recovery) is never sent, so a stale Redirect cannot pull a
         caller away from the agent who rings for them now. The channel carries the attempt number
         (SB_ATTEMPT), which the dialplan hands back with SB_RONA_ATTEMPT when the caller returns to hold.
+        A fresh assignment (straight from the dispatcher's atomic assign, which claimed the attempt itself,
+        and connected within FRESH_ASSIGNMENT_SECONDS) skips the claim's round trip: the freed agent's next
+        caller is on the critical path, and nothing can supersede an attempt that young (no ring guard or
+        no-answer before the ring starts; no other controller takes over from one this much alive).
         """
         call = assignment.call
         attempt = call.attempts
-        # The fence: is this still the current attempt? (one round trip, before the channel is touched)
-        claim = await self.store.claim_connect(call.call_id, assignment.agent_id, attempt)
-        if not claim.ok:
-            log.warning(
-                "redirect not sent: assignment superseded call_id=%s agent=%s attempt=%d reason=%s",
-                call.call_id,
-                assignment.agent_id,
-                attempt,
-                claim.reason,
-            )
-            return
-        call = claim.call or call
+        age = (self.clock.now() - assignment.assigned_at).total_seconds()
+        if not (assignment.fresh and 0 <= age < FRESH_ASSIGNMENT_SECONDS):
+            # The fence: is this still the current attempt? (one round trip, before the channel is touched)
+            claim = await self.store.claim_connect(call.call_id, assignment.agent_id, attempt)
+            if not claim.ok:
+                log.warning(
+                    "redirect not sent: assignment superseded call_id=%s agent=%s attempt=%d reason=%s",
+                    call.call_id,
+                    assignment.agent_id,
+                    attempt,
+                    claim.reason,
+                )
+                return
+            call = claim.call or call
         variables = {
             "SB_CALL_ID": safe(call.call_id),
             "SB_AGENT_ID": safe(assignment.agent_id),

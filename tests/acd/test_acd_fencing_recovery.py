@@ -172,3 +172,32 @@ async def test_bridge_before_the_dial_result_still_indexes_the_agent_leg(
     await service.handle(DialEnded(req.channel, req.uniqueid, "PJSIP/101-0001", "ANSWER", "leg-9"))
     await service.handle(ChannelHungUp("PJSIP/101-0001", "leg-9", 16))
     assert await service.store.get_call("c1") is None
+
+
+async def test_a_connect_straight_after_its_assignment_skips_the_second_claim(
+    service, fake_asterisk, make_request, clock
+):
+    await service.login("a1")
+    req = make_request("c1")
+    fake_asterisk.add_channel(req.channel, req.uniqueid)
+    await service.enqueue(req)
+    captured = []
+
+    async def hold_back(assignment):
+        captured.append(assignment)
+
+    real, service.on_assigned = service.on_assigned, hold_back
+    await service.dispatcher.run_pending()
+    service.on_assigned = real
+    (assignment,) = captured
+    assert assignment.fresh
+    claims = []
+    claim = service.store.claim_connect
+
+    async def counted(*args):
+        claims.append(args)
+        return await claim(*args)
+
+    service.store.claim_connect = counted
+    await service.on_assigned(assignment)  # at once: the assign script's check is the fence
+    assert claims == [] and len(fake_asterisk.named("redirect")) == 1
