@@ -62,6 +62,10 @@ class ReportParams:
         return urlencode({k: v for k, v in values.items() if v})
 
 
+EARLIEST = date(1970, 1, 1)  # no call record is older; far enough from date.min for any window
+LATEST = date(9998, 12, 31)
+
+
 def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
     if not name:
         return default
@@ -87,8 +91,12 @@ def validate(
 ) -> ReportParams:
     """Check a request's values; ``queues`` is the allow-list of queue names (defaults: the last 7 days)."""
     zone = _zone(tz, default_zone)
+    for name, value in (("from", first), ("to", last)):
+        if value is not None and not EARLIEST <= value <= LATEST:
+            # date arithmetic and time-zone windows overflow near the ends of the calendar
+            raise ReportParamError(f"{name} must be between {EARLIEST} and {LATEST}")
     end = last or now.astimezone(zone).date()
-    start = first or end - timedelta(days=DEFAULT_DAYS - 1)
+    start = first or max(EARLIEST, end - timedelta(days=DEFAULT_DAYS - 1))
     if start > end:
         raise ReportParamError("from must not be after to")
     if (end - start).days + 1 > MAX_DAYS:

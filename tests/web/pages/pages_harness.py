@@ -58,6 +58,24 @@ class ControllerServer:
     loop: asyncio.AbstractEventLoop
     thread: threading.Thread
     stop_event: asyncio.Event
+    emulator: AsteriskEmulator | None = None
+
+    def caller_on_hold(self, number: str) -> tuple[str, str]:
+        """A caller's channel that exists in the emulated Asterisk (so a Redirect of it succeeds), parked in
+        sb-hold without running its dialplan; returns (channel, uniqueid)."""
+        from sim.channels import ChannelState, Party
+
+        assert self.emulator is not None
+
+        async def make() -> tuple[str, str]:
+            pbx = self.emulator.pbx  # type: ignore[union-attr]
+            if pbx.pjsip.get("carrier") is None:
+                self.emulator.add_endpoint("carrier", context="sb-inbound", trunk=True)  # type: ignore[union-attr]
+            ch = pbx.new_pjsip("carrier", context="sb-hold", exten="s", state=ChannelState.UP,
+                               caller=Party(number, "Caller"))  # fmt: skip
+            return ch.name, ch.uniqueid
+
+        return self.run(make())
 
     def run(self, work: Awaitable[T], timeout: float = 30) -> T:
         assert isinstance(work, Coroutine)
@@ -108,7 +126,8 @@ def start_controller_server(tmp: Path, redis_url: str) -> ControllerServer:
                 users = await seed(ctl)
                 app = build_http_app(ctl)
                 jobs = asyncio.create_task(run_jobs(ctl, {"http": lambda: serve_http(app, sock)}))
-                box.update(ctl=ctl, app=app, users=users, loop=asyncio.get_running_loop(), stop=stop)
+                box.update(ctl=ctl, app=app, users=users, loop=asyncio.get_running_loop(), stop=stop,
+                           emulator=emulator)  # fmt: skip
                 await asyncio.sleep(0.3)
                 ready.set()
                 await stop.wait()
@@ -129,5 +148,6 @@ def start_controller_server(tmp: Path, redis_url: str) -> ControllerServer:
     if not ready.wait(60) or "error" in box:
         raise RuntimeError(f"controller did not start: {box.get('error')!r}")
     return ControllerServer(
-        f"http://127.0.0.1:{port}", box["ctl"], box["app"], box["users"], box["loop"], thread, box["stop"]
+        f"http://127.0.0.1:{port}", box["ctl"], box["app"], box["users"], box["loop"], thread, box["stop"],
+        box["emulator"],
     )

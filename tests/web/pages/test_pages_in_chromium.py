@@ -70,7 +70,10 @@ def test_screen_pop_shows_a_hostile_caller_as_text_with_why_this_agent(
     page.wait_for_selector('#state[data-state="ready"]')
     call_id = f"x-{new_id()[-10:]}"
     req = request(call_id, queue="billing", skill="billing", region="eu")
-    server.run(server.ctl.acd.enqueue(replace(req, caller_name=SCRIPT_NAME)))
+    # A caller whose channel exists: the Redirect to the agent succeeds and the call stays live meanwhile.
+    channel, uniqueid = server.caller_on_hold(req.caller_number)
+    req = replace(req, caller_name=SCRIPT_NAME, channel=channel, uniqueid=uniqueid)
+    server.run(server.ctl.acd.enqueue(req))
     page.wait_for_selector(f'#pop[data-call="{call_id}"]')
     assert page.text_content("#pop-name") == SCRIPT_NAME
     assert page.text_content("#pop-number") == "+15551230002"

@@ -105,6 +105,8 @@ BAD_PARAMS = [
     {"queue": "nosuchqueue"},
     {"tz": "../../etc/passwd"},
     {"tz": "Mars/Olympus_Mons"},
+    {"to": "0001-01-01"},  # found by the schema fuzzer: the default "from" fell off the calendar
+    {"from": "9999-12-31"},
 ]
 
 
