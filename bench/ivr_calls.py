@@ -64,6 +64,7 @@ from sim.emulator import AsteriskEmulator  # noqa: E402
 from sim.scripts import ScriptedCaller  # noqa: E402
 from switchboard.app import Controller, controller, run_jobs  # noqa: E402
 from switchboard.clock import ScaledClock  # noqa: E402
+from switchboard.heap import freeze_startup_heap  # noqa: E402
 from switchboard.settings import Settings  # noqa: E402
 
 TARGET_RATE = 200.0  # new calls per second
@@ -346,6 +347,7 @@ async def running_controller(tmp: Path, ami_port: int, secret: str, prefix: str,
         ctl.runner.handoff.call_queue = timed
         lag = LoopLag()
         handler = HandlerTimer(ctl.runner)
+        freeze_startup_heap()  # as `switchboard serve` does once the controller is built
         jobs = asyncio.create_task(run_jobs(ctl, {"bench-loop-lag": lag.run}))
         try:
             yield ctl, timed, lag, handler
