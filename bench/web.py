@@ -47,6 +47,7 @@ def main() -> None:
         try:
             boss = server.users[Role.SUPERVISOR]
             latencies: list[float] = []
+            seen: set[str] = set()
             stop = threading.Event()
 
             def listen() -> None:
@@ -61,7 +62,9 @@ def main() -> None:
                         if line.startswith("data:") and '"event_id":"' in line:
                             event_id = line.split('"event_id":"', 1)[1].split('"', 1)[0]
                             sent = event_millis(event_id)
-                            if sent:
+                            # A heartbeat frame repeats the last event's id: only its first frame counts.
+                            if sent and event_id not in seen:
+                                seen.add(event_id)
                                 latencies.append(time.time() * 1000 - sent)
 
             listener = threading.Thread(target=listen, daemon=True)
