@@ -232,3 +232,27 @@ def test_any_caller_id_normalises_without_error(text):
     result = normalise_number(text)
     assert result is None or (result.startswith("+") and result[1:].isdigit() and len(result) <= 16)
     MAP.region_for(text)
+
+
+@pytest.mark.parametrize(
+    ("number", "country"),
+    [
+        ("+14155550100", "US"),
+        ("+14165550100", "CA"),
+        ("+18762345678", "JM"),  # Jamaica shares +1 with the US
+        ("+441481234567", "GG"),  # Guernsey shares +44 with the UK
+        ("+442071234567", "GB"),
+        ("+77012345678", "KZ"),  # Kazakhstan shares +7 with Russia
+        ("+79161234567", "RU"),
+        ("+61891621234", "CC"),  # Cocos Islands share +61 with Australia
+        ("+61291234567", "AU"),
+        ("+33142685300", "FR"),  # one country per calling code
+        ("+15551234567", "US"),  # an unassigned range belongs to the code's main country
+    ],
+)
+def test_country_of_numbers_sharing_a_calling_code(number, country):
+    from ivr.runtime.region import country_of
+
+    assert country_of(number) == country
+    assert country_of(number) == country  # and again, from what the first lookup learnt
+
