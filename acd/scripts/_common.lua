@@ -30,3 +30,36 @@ local function score(c)
   local p = math.min(math.max(c.p, 0), 99)
   return (99 - p) * 10000000000000 + c.t
 end
+
+-- The call `id` ended: drop its channels' index entries (caller's and agent's leg) if they still point at it.
+local function unindex_call(chan, c, id)
+  if c.u ~= '' and redis.call('HGET', chan, c.u) == id then redis.call('HDEL', chan, c.u) end
+  if c.al and c.al ~= '' and redis.call('HGET', chan, c.al) == id then redis.call('HDEL', chan, c.al) end
+end
+
+-- The call `id` ended: its agent (if still on it) goes to wrap-up until `wrap_until` (ms) when the call was
+-- connected and that is later than now, else ready. Returns the wrap-up end applied (0: none).
+local function free_agent(astate, ready, wrap, events, maxlen, origin, c, id, now, wrap_until)
+  if c.ag == '' then return 0 end
+  local a = getj(astate, c.ag)
+  if not a or a.c ~= id then return 0 end
+  a.c = ''
+  a.t = now
+  local applied = 0
+  if c.st == 'connected' then
+    if wrap_until > now then
+      a.s = 'wrap_up'
+      a.u = wrap_until
+      applied = wrap_until
+    else
+      a.s = 'ready'
+      a.i = now
+      a.u = 0
+    end
+  elseif a.s == 'ringing' then
+    a.s = 'ready'
+  end
+  put_agent(astate, ready, wrap, c.ag, a)
+  emit(events, maxlen, 'type', 'agent', 'agent', c.ag, 'state', a.s, 'reason', a.r, 'origin', origin)
+  return applied
+end

@@ -20,32 +20,11 @@ local outcome = 'abandoned'
 if c.st == 'connected' then outcome = 'completed' end
 redis.call('HDEL', KEYS[2], id)
 redis.call('ZREM', KEYS[3], id)
-if c.u ~= '' and redis.call('HGET', KEYS[1], c.u) == id then redis.call('HDEL', KEYS[1], c.u) end
-if c.al and c.al ~= '' and redis.call('HGET', KEYS[1], c.al) == id then redis.call('HDEL', KEYS[1], c.al) end
+unindex_call(KEYS[1], c, id)
+local wrap = tonumber(redis.call('HGET', KEYS[8], c.q) or '0')
 local wrap_until = 0
-if c.ag ~= '' then
-  local a = getj(KEYS[4], c.ag)
-  if a and a.c == id then
-    a.c = ''
-    a.t = now
-    local wrap = tonumber(redis.call('HGET', KEYS[8], c.q) or '0')
-    if c.st == 'connected' then
-      if wrap > 0 then
-        a.s = 'wrap_up'
-        a.u = now + wrap
-        wrap_until = a.u
-      else
-        a.s = 'ready'
-        a.i = now
-        a.u = 0
-      end
-    elseif a.s == 'ringing' then
-      a.s = 'ready'
-    end
-    put_agent(KEYS[4], KEYS[5], KEYS[6], c.ag, a)
-    emit(KEYS[7], ARGV[3], 'type', 'agent', 'agent', c.ag, 'state', a.s, 'reason', a.r, 'origin', ARGV[4])
-  end
-end
+if wrap > 0 then wrap_until = now + wrap end
+wrap_until = free_agent(KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV[3], ARGV[4], c, id, now, wrap_until)
 local cause = ARGV[5]
 if agent_leg then cause = 'agent hung up' end
 emit(KEYS[7], ARGV[3], 'type', 'ended', 'call', id, 'agent', c.ag, 'queue', c.q, 'outcome', outcome,
