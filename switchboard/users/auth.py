@@ -200,19 +200,16 @@ class Authenticator:
         """The token's row and owner, from a cache at most ``token_cache_seconds`` old."""
         changes = self.store.changes
         cached = self._tokens.get(token_id)
-        if cached is not None and cached[1] == changes and self.clock.monotonic() - cached[0] < self._ttl:
+        ttl = self.policy.token_cache_seconds
+        if cached is not None and cached[1] == changes and self.clock.monotonic() - cached[0] < ttl:
             return cached[2]
         started = self.clock.monotonic()
         found = await self.store.token_with_user(token_id)
-        if found is not None and self.store.changes == changes and self._ttl > 0:
+        if found is not None and self.store.changes == changes and ttl > 0:
             if len(self._tokens) >= self.policy.token_cache_size:
                 self._tokens.clear()
             self._tokens[token_id] = (started, changes, found)
         return found
-
-    @property
-    def _ttl(self) -> float:
-        return self.policy.token_cache_seconds
 
     async def create_token(self, user_id: str, name: str, days: int | None = None) -> NewToken:
         """A new API token for the user; the secret in the result is shown once and never stored."""
