@@ -204,26 +204,34 @@ class SurveyStore:
         self, now: datetime, limit: int, owner: str, lease_until: datetime
     ) -> list[SurveyRecord]:
         """Atomically move up to ``limit`` due pending surveys to sending, leased to ``owner``."""
+        # PostgreSQL: rows another controller is claiming are skipped rather than waited for, so a
+        # second controller takes the next batch instead of re-reading the first one's. The ids are
+        # read first because a LIMIT ... SKIP LOCKED subquery inside the UPDATE may be re-run by the
+        # planner and hand out more than ``limit`` rows. SQLite has one writer and renders no lock.
         due = (
             select(SurveyRow.id)
             .where(SurveyRow.state == SurveyState.PENDING, SurveyRow.due_at <= now)
             .order_by(SurveyRow.due_at)
             .limit(limit)
-        )
-        stmt = (
-            update(SurveyRow)
-            .where(SurveyRow.id.in_(due), SurveyRow.state == SurveyState.PENDING)
-            .values(
-                state=SurveyState.SENDING,
-                lease_owner=owner,
-                lease_until=lease_until,
-                attempts=SurveyRow.attempts + 1,
-                attempted_at=now,
-            )
-            .returning(SurveyRow)
-            .execution_options(synchronize_session=False)
+            .with_for_update(skip_locked=True)
         )
         async with self._sessions() as session, session.begin():
+            ids = list((await session.scalars(due)).all())
+            if not ids:
+                return []
+            stmt = (
+                update(SurveyRow)
+                .where(SurveyRow.id.in_(ids), SurveyRow.state == SurveyState.PENDING)
+                .values(
+                    state=SurveyState.SENDING,
+                    lease_owner=owner,
+                    lease_until=lease_until,
+                    attempts=SurveyRow.attempts + 1,
+                    attempted_at=now,
+                )
+                .returning(SurveyRow)
+                .execution_options(synchronize_session=False)
+            )
             rows = (await session.scalars(stmt)).all()
             return sorted((_record(r) for r in rows), key=lambda r: (r.due_at or now, r.id))
 
