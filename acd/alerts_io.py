@@ -21,6 +21,7 @@ from acd.alerts import Alert, AlertRules, Evaluation, evaluate, observe
 from acd.errors import AcdError, StoreError
 from acd.metrics import all_queue_metrics
 from acd.metrics_io import AcdMetrics, published_config
+from switchboard.call_path import gate
 from switchboard.clock import Clock
 from switchboard.settings import AcdSettings
 
@@ -167,6 +168,7 @@ class AlertMonitor:
             log.warning("alerts: cannot read the event stream error=%s", exc)
         while True:
             try:
+                await gate.quiet()  # the call path first (switchboard/call_path.py)
                 await self.check_once()
             except AcdError as exc:
                 log.warning("alerts: evaluation skipped error=%s", exc)

@@ -31,6 +31,7 @@ from acd.ports import (
 from ami.client import AmiClient
 from ami.errors import AmiActionError, AmiError
 from ami.events import AmiEvent, ResyncEvent
+from switchboard.call_path import gate
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +271,8 @@ class AmiGlue:
             if signal is None:
                 continue
             try:
-                await self.handler.handle(signal)
+                with gate.reacting():  # bookkeeping waits while the ACD reacts (switchboard/call_path.py)
+                    await self.handler.handle(signal)
             except Exception:
                 log.exception("acd failed on %s uniqueid=%s", event.name, event.fields.get("Uniqueid", ""))
             raise_if_cancel_lost()

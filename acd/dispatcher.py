@@ -24,6 +24,7 @@ from acd.errors import AcdError
 from acd.model import AcdConfig, Assignment, Decision, WaitingCall
 from acd.policy import RoutingView, plan
 from acd.store import AcdStore, Snapshot
+from switchboard.call_path import gate
 from switchboard.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._timer_poke = asyncio.Event()
         self._tasks: asyncio.TaskGroup | None = None
+        self._holding = False  # the call-path gate is held for pending work
         self.decisions = 0
         self.assignments = 0
 
@@ -106,12 +108,18 @@ class Dispatcher:
 
     def notify_call(self, call_id: str) -> None:
         self._calls.add(call_id)
-        self._wake.set()
+        self._wake_up()
         self._timer_poke.set()
 
     def notify_agent(self, agent_id: str) -> None:
         self._agents.add(agent_id)
+        self._wake_up()
+
+    def _wake_up(self) -> None:
         self._wake.set()
+        if self._tasks is not None and not self._holding:
+            self._holding = True  # released by the work loop once it has decided
+            gate.hold()
 
     def notify_deadlines(self) -> None:
         """A deadline may have moved earlier: re-arm the timer."""
@@ -121,12 +129,18 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Run until cancelled: the work loop, the deadline timer and (optionally) the stream listener."""
-        async with asyncio.TaskGroup() as tg:
-            self._tasks = tg
-            tg.create_task(self._supervise("work", self._work_loop))
-            tg.create_task(self._supervise("timer", self._timer_loop))
-            if self.listen:
-                tg.create_task(self._supervise("listener", self._listen_loop))
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._tasks = tg
+                tg.create_task(self._supervise("work", self._work_loop))
+                tg.create_task(self._supervise("timer", self._timer_loop))
+                if self.listen:
+                    tg.create_task(self._supervise("listener", self._listen_loop))
+        finally:
+            self._tasks = None
+            if self._holding:
+                self._holding = False
+                gate.release()
 
     async def _supervise(self, name: str, loop: callable) -> None:  # type: ignore[valid-type]
         delay = 0.1
@@ -146,7 +160,12 @@ class Dispatcher:
             raise_if_cancel_lost()
             await self._wake.wait()
             self._wake.clear()
-            await self.run_pending()
+            try:
+                await self.run_pending()
+            finally:
+                if self._holding and not self._wake.is_set():
+                    self._holding = False
+                    gate.release()
 
     async def run_pending(self) -> list[Assignment]:
         """Process every pending work item now (the work loop calls this; tests may too).
@@ -247,7 +266,7 @@ class Dispatcher:
                     self._calls.add(d.call.call_id)  # the call still needs an agent
                 else:
                     self._agents.add(d.agent_id)  # the agent still needs a call
-                self._wake.set()
+                self._wake_up()
                 continue
             assert res.call is not None
             queue = view.config.queues[d.call.queue]
@@ -292,7 +311,9 @@ class Dispatcher:
         if self._tasks is None:
             await self._safe_connect(assignment)
         else:
-            self._tasks.create_task(self._safe_connect(assignment))
+            gate.hold()  # until the Redirect is answered (released when the task ends, however it ends)
+            task = self._tasks.create_task(self._safe_connect(assignment))
+            task.add_done_callback(lambda _: gate.release())
 
     async def _safe_connect(self, assignment: Assignment) -> None:
         try:
@@ -311,7 +332,8 @@ class Dispatcher:
             nxt = await self.store.next_due()
             now = self.clock.now()
             if nxt is not None and nxt <= now:
-                await self.fire_due(now)
+                with gate.reacting():  # a wrap-up end frees an agent: the call path
+                    await self.fire_due(now)
                 continue
             delay = None if nxt is None else (nxt - now).total_seconds()
             await self._sleep_or_poke(delay)
@@ -367,7 +389,7 @@ class Dispatcher:
                 self._agents.discard("")
                 self._timer_poke.set()
                 if self._calls or self._agents:
-                    self._wake.set()
+                    self._wake_up()
 
 
 def waiting_only(calls: Iterable[WaitingCall]) -> list[WaitingCall]:

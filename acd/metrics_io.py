@@ -34,6 +34,7 @@ from acd.metrics import (
 from acd.model import AcdConfig
 from acd.service import AcdService
 from acd.tables import QueueCallRow
+from switchboard.call_path import gate
 from switchboard.clock import Clock
 from switchboard.settings import AcdSettings, ConfigError
 
@@ -214,6 +215,7 @@ class AcdMetrics:
         period = self.settings.metrics_sample_seconds
         while True:
             try:
+                await gate.quiet()  # the call path first (switchboard/call_path.py)
                 await self.sample_once()
             except StoreError as exc:
                 log.warning("acd occupancy sample skipped error=%s", exc)

@@ -15,6 +15,7 @@ from typing import Any
 
 from acd.errors import StoreError
 from acd.repository import AcdRepository
+from switchboard.call_path import gate
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class RecordWriter:
         try:
             while True:
                 batch = [await self._queue.get()]
+                await gate.quiet()  # after the reaction that queued it (switchboard/call_path.py)
                 while not self._queue.empty() and len(batch) < BATCH:
                     batch.append(self._queue.get_nowait())
                 await self._write_batch(batch)

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from ivr.runtime.record import CallStart, IvrPath
 from ivr.runtime.selfservice import Deflection
+from switchboard.call_path import gate
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class QueuedRecorder:
         try:
             while True:
                 first = await self._queue.get()
+                await gate.quiet()  # the ACD's reactions first (switchboard/call_path.py)
                 await self._drain_batch([first])
         except asyncio.CancelledError:
             await self._flush_on_cancel()

@@ -23,6 +23,7 @@ from ami.events import AmiEvent, Hangup, MixMonitorStart, MixMonitorStop, Resync
 from recordings.catalogue import RecordingCatalogue
 from recordings.model import RecordingStart
 from recordings.paths import default_asterisk_path
+from switchboard.call_path import gate
 from switchboard.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,8 @@ class RecordingsAmiGlue:
             self._recording = await self.catalogue.open_uniqueids(self.source)
             async for event in subscription:
                 try:
+                    if not isinstance(event, VarSet):  # remembering a variable is too cheap to defer
+                        await gate.quiet()  # the ACD's reactions first (switchboard/call_path.py)
                     await self.handle(event)
                 except Exception:
                     # One bad event (or a database hiccup) must not stop the catalogue; the next resync

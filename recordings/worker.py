@@ -30,6 +30,7 @@ from recordings.model import RecordingState, Speaker, TranscriptSegment
 from recordings.paths import PathMapper
 from recordings.store import Job, RecordingStore
 from recordings.transcriber import Segment, TranscriberSpec
+from switchboard.call_path import gate
 from switchboard.clock import Clock
 from switchboard.settings import RecordingsSettings
 
@@ -144,6 +145,7 @@ class TranscriptionWorker:
                     free = self.config.workers - len(self._running)
                     claimed = 0
                     if free > 0:
+                        await gate.quiet()  # the call path first (switchboard/call_path.py)
                         for job in await self.store.claim(
                             self.owner, self.clock.now(), free, self.lease_seconds
                         ):

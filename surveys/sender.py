@@ -22,6 +22,7 @@ from surveys.model import DispatchStats, FailReason, OutboundSms, SendReceipt, S
 from surveys.phone import mask
 from surveys.policy import hour_bucket, prefix_of, retry_delay
 from surveys.store import SurveyRecord, SurveyStore
+from switchboard.call_path import gate
 from switchboard.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -367,6 +368,7 @@ class SurveySender:
         while True:
             claimed_all = False
             try:
+                await gate.quiet()  # the call path first (switchboard/call_path.py)
                 stats = await self.dispatch_due()
                 claimed_all = stats.claimed >= self._config.batch_size
             except Exception:

@@ -19,6 +19,7 @@ from acd.store import AcdStore, StreamEvent
 from acd.tables import QueueCallRow
 from ivr.store import CallRow
 from surveys.ports import CallEnded
+from switchboard.call_path import gate
 from switchboard.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class CallEndedFeed:
                 log.warning("call-ended feed: stream read failed error=%s", exc)
                 await self.clock.sleep(1.0)
                 continue
+            if events:
+                await gate.quiet()  # the reaction to the hang-up first (switchboard/call_path.py)
             for event in events:
                 last = event.id
                 await self.handle(event)

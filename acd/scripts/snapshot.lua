@@ -15,9 +15,14 @@ local function want_agent(id)
 end
 local ready = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 for i = 1, #ready, 2 do want_agent(ready[i]) end
+-- A plain find, then an anchored match: a pattern search over every ~1 KB blob cost ~10 us each.
+-- Inside a JSON string a quote is escaped, so '"pa":"' can only be the key itself.
 local function prefs(blobs)
   for _, b in ipairs(blobs) do
-    if b then want_agent(string.match(b, '"pa":"([^"]+)"')) end
+    if b then
+      local at = string.find(b, '"pa":"', 1, true)
+      if at then want_agent(string.match(b, '^[^"]+', at + 6)) end
+    end
   end
 end
 -- k-way merge of the sorted queues, reading each in small chunks: O(k * queues) cheap comparisons.

@@ -336,3 +336,34 @@ async def test_unknown_queue_falls_back_instead_of_losing_the_caller(service, ma
     await service.enqueue(make_request("c1", queue="nonsense", skill="nope", region="mars"))
     call = await service.store.get_call("c1")
     assert call.queue == "support" and call.skill == "support" and call.region is None
+
+
+async def test_bookkeeping_waits_until_the_freed_agents_next_caller_is_redirected(
+    service, fake_asterisk, make_request
+):
+    """A running dispatcher holds the call-path gate from the wake-up to the Redirect's answer."""
+    from switchboard.call_path import gate
+
+    order: list[str] = []
+    redirect = fake_asterisk.redirect
+
+    async def slow_redirect(channel: str, *args: Any, **kw: Any) -> None:
+        await asyncio.sleep(0.02)  # Asterisk's answer takes a moment: bookkeeping must still wait
+        order.append("redirect answered")
+        await redirect(channel, *args, **kw)
+
+    fake_asterisk.redirect = slow_redirect  # type: ignore[method-assign]
+    async with running(service):
+        await service.login("a1")
+        req = make_request("c1")
+        fake_asterisk.add_channel(req.channel, req.uniqueid)
+        await service.enqueue(req)  # wakes the dispatcher
+
+        async def bookkeeping() -> None:
+            await gate.quiet()
+            order.append("bookkeeping")
+
+        await bookkeeping()
+        await eventually(lambda: len(order) == 2)
+    assert order == ["redirect answered", "bookkeeping"]
+    assert not gate.busy
