@@ -235,6 +235,9 @@ class Dispatcher:
             pending = [a for a in pending if a not in chosen]
             if not pending or snap.waiting_total <= k or k >= MAX_PAGE:
                 return done
+            # Read deeper only in the queues of the agents still without a call: the others' queues
+            # would fill the deeper page with calls none of them can take.
+            queues = sorted({q for a in pending for q in config.queues_for_agent(a)})
             k *= 4
 
     async def _execute(self, decisions: Iterable[Decision], view: RoutingView) -> list[Assignment]:

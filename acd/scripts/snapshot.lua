@@ -26,29 +26,37 @@ local function prefs(blobs)
   end
 end
 -- k-way merge of the sorted queues, reading each in small chunks: O(k * queues) cheap comparisons.
+-- A queue's head score is converted once when it comes up (not at every comparison), and a queue is
+-- read no further than its length (an empty one not at all).
 local nq = #KEYS - 5
 local total = 0
-local bufs, pos, offs, live = {}, {}, {}, {}
+local bufs, pos, offs, card, hid, hs = {}, {}, {}, {}, {}, {}
 local chunk = 8
-local function refill(i)
-  local r = redis.call('ZRANGE', KEYS[5 + i], offs[i], offs[i] + chunk - 1, 'WITHSCORES')
-  offs[i] = offs[i] + chunk
-  bufs[i] = r
-  pos[i] = 1
-  live[i] = #r > 0
+local function advance(i)
+  local b = bufs[i]
+  if pos[i] > #b then
+    if offs[i] >= card[i] then hid[i] = nil return end
+    b = redis.call('ZRANGE', KEYS[5 + i], offs[i], offs[i] + chunk - 1, 'WITHSCORES')
+    offs[i] = offs[i] + chunk
+    bufs[i], pos[i] = b, 1
+    if #b == 0 then hid[i] = nil return end
+  end
+  hid[i] = b[pos[i]]
+  hs[i] = tonumber(b[pos[i] + 1])
 end
 for i = 1, nq do
-  offs[i] = 0
-  refill(i)
-  total = total + redis.call('ZCARD', KEYS[5 + i])
+  card[i] = redis.call('ZCARD', KEYS[5 + i])
+  total = total + card[i]
+  bufs[i], pos[i], offs[i] = {}, 1, 0
+  advance(i)
 end
 local ids = {}
 while #ids < k do
   local best, bs, bid = nil, 0, ''
   for i = 1, nq do
-    if live[i] then
-      local id = bufs[i][pos[i]]
-      local sc = tonumber(bufs[i][pos[i] + 1])
+    local id = hid[i]
+    if id then
+      local sc = hs[i]
       if best == nil or sc < bs or (sc == bs and id < bid) then
         best, bs, bid = i, sc, id
       end
@@ -57,7 +65,7 @@ while #ids < k do
   if best == nil then break end
   ids[#ids + 1] = bid
   pos[best] = pos[best] + 2
-  if pos[best] > #bufs[best] then refill(best) end
+  advance(best)
 end
 local head = {}
 if #ids > 0 then head = redis.call('HMGET', KEYS[3], unpack(ids)) end
