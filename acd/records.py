@@ -46,16 +46,18 @@ class RecordWriter:
         """Drain the queue until cancelled (whatever is queued goes in one transaction); on cancel, try
         briefly to write what is left."""
         self._running = True
+        taken: list[tuple[str, tuple[Any, ...]]] = []  # off the queue, not yet written
         try:
             while True:
-                batch = [await self._queue.get()]
+                taken = [await self._queue.get()]
                 await gate.quiet()  # after the reaction that queued it (switchboard/call_path.py)
+                batch, taken = taken, []
                 while not self._queue.empty() and len(batch) < BATCH:
                     batch.append(self._queue.get_nowait())
                 await self._write_batch(batch)
         finally:
             self._running = False
-            await self._flush()
+            await self._flush(taken)
 
     async def _write_batch(self, batch: list[tuple[str, tuple[Any, ...]]]) -> None:
         if len(batch) == 1:
@@ -72,8 +74,8 @@ class RecordWriter:
             for method, args in batch:
                 await self._write(method, args)
 
-    async def _flush(self) -> None:
-        pending = []
+    async def _flush(self, taken: list[tuple[str, tuple[Any, ...]]]) -> None:
+        pending = list(taken)
         while not self._queue.empty():
             pending.append(self._queue.get_nowait())
         if not pending:

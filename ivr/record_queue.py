@@ -118,13 +118,15 @@ class QueuedRecorder:
 
     async def run(self) -> None:
         """Write queued records forever (cancel to stop: what is queued is flushed first)."""
+        taken: IvrRecord | None = None  # off the queue, not yet written
         try:
             while True:
-                first = await self._queue.get()
+                taken = await self._queue.get()
                 await gate.quiet()  # the ACD's reactions first (switchboard/call_path.py)
+                first, taken = taken, None
                 await self._drain_batch([first])
         except asyncio.CancelledError:
-            await self._flush_on_cancel()
+            await self._flush_on_cancel(taken)
             raise
 
     async def _drain_batch(self, items: list[IvrRecord]) -> None:
@@ -137,12 +139,14 @@ class QueuedRecorder:
             for _ in items:
                 queue.task_done()
 
-    async def _flush_on_cancel(self) -> None:
-        if self._queue.empty():
+    async def _flush_on_cancel(self, taken: IvrRecord | None = None) -> None:
+        if self._queue.empty() and taken is None:
             return
-        left = self._queue.qsize()
+        left = self._queue.qsize() + (taken is not None)
         try:
             async with asyncio.timeout(self.flush_timeout):
+                if taken is not None:
+                    await self._drain_batch([taken])
                 while not self._queue.empty():
                     await self._drain_batch([self._queue.get_nowait()])
             log.info("ivr records flushed on shutdown count=%d", left)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -54,6 +55,27 @@ class SecretMaskingFilter(logging.Filter):
         return True
 
 
+class InterruptedResetFilter(logging.Filter):
+    """SQLAlchemy's pool logs a traceback when a task is cancelled while its connection is being rolled back
+    on check-in (at shutdown, or a timeout around a database write). The pool already discards that
+    connection and the database rolls the transaction back, so nothing is lost: one warning line says so.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            record.name.startswith("sqlalchemy.pool")
+            and record.exc_info
+            and isinstance(record.exc_info[1], asyncio.CancelledError)
+        ):
+            record.msg = (
+                "database connection discarded: a cancelled task interrupted its rollback "
+                "(the database rolls the transaction back)"
+            )
+            record.args, record.exc_info, record.exc_text = None, None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def _timestamp(record: logging.LogRecord) -> str:
     when = datetime.fromtimestamp(record.created, UTC)
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -103,6 +125,7 @@ def setup_logging(settings: Settings, stream: TextIO | None = None) -> logging.H
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(JsonFormatter() if settings.general.log_format == "json" else KeyValueFormatter())
+    handler.addFilter(InterruptedResetFilter())
     handler.addFilter(SecretMaskingFilter(secret_values(settings)))
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:

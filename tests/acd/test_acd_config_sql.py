@@ -190,3 +190,25 @@ async def test_queue_call_record_keeps_times_outcome_and_explanation(repository)
     assert row.outcome == "abandoned" and row.wait_seconds == pytest.approx(42)
     assert row.explanation["rule"] == "proficiency-first" and row.agent_id == "a1"
     assert await repository.open_calls() == []
+
+
+async def test_a_record_waiting_behind_a_reaction_is_still_written_when_the_writer_stops(repository):
+    import asyncio
+
+    from acd.records import RecordWriter
+    from switchboard.call_path import gate
+
+    writer = RecordWriter(repository)
+    task = asyncio.create_task(writer.run())
+    await asyncio.sleep(0)
+    gate.hold()  # the ACD is reacting: the writer takes the record, then waits for a quiet moment
+    try:
+        t0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+        await writer.record("call_enqueued", WaitingCall("c1", "billing", "billing", "PJSIP/x-1", "1.1", t0))
+        await asyncio.sleep(0.01)
+        task.cancel()  # shutdown arrives while the writer waits
+        await asyncio.gather(task, return_exceptions=True)
+    finally:
+        gate.release()
+    row = await repository.get_call("c1")
+    assert row is not None and row.outcome == "waiting"

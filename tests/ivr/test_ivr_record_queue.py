@@ -127,6 +127,25 @@ async def test_stopping_the_writer_flushes_what_is_queued(db_engine):
     assert recorder.pending == 0
 
 
+async def test_a_record_waiting_behind_a_reaction_is_still_written_when_the_writer_stops(db_engine):
+    from switchboard.call_path import gate
+
+    store = SqlIvrStore(db.session_factory(db_engine))
+    recorder = QueuedRecorder(store)
+    writer = asyncio.create_task(recorder.run())
+    await asyncio.sleep(0)
+    gate.hold()  # the ACD is reacting: the writer takes the record, then waits for a quiet moment
+    try:
+        await recorder.call_started(start("held"))
+        await asyncio.sleep(0.01)
+        assert recorder.pending == 0  # taken off the queue, waiting for the gate
+        writer.cancel()  # shutdown arrives while the writer waits
+        await asyncio.gather(writer, return_exceptions=True)
+    finally:
+        gate.release()
+    assert await rows(store) == (1, 0)
+
+
 class DownFor(SqlIvrStore):
     """The database refuses the first ``failures`` writes (restarting), then works."""
 

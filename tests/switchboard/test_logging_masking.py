@@ -115,3 +115,31 @@ def test_short_secrets_are_not_used_for_masking() -> None:
 def test_filter_survives_bad_format_arguments() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "%s %s", ("only-one",), None)
     assert SecretMaskingFilter(["secret"]).filter(record) is True
+
+
+def _pool_error(exc: BaseException) -> None:
+    try:
+        raise exc
+    except BaseException:
+        logging.getLogger("sqlalchemy.pool.impl.AsyncAdaptedQueuePool").error(
+            "Exception during reset or similar", exc_info=True
+        )
+
+
+def test_a_rollback_interrupted_by_shutdown_is_one_warning_line(
+    captured: tuple[io.StringIO, logging.Logger],
+) -> None:
+    import asyncio
+
+    stream, _ = captured
+    _pool_error(asyncio.CancelledError())
+    out = stream.getvalue()
+    assert "Traceback" not in out and len(out.strip().splitlines()) == 1
+    assert "level=WARNING" in out and "database connection discarded" in out
+
+
+def test_other_pool_errors_keep_their_traceback(captured: tuple[io.StringIO, logging.Logger]) -> None:
+    stream, _ = captured
+    _pool_error(ConnectionResetError("server closed the connection"))
+    out = stream.getvalue()
+    assert "level=ERROR" in out and "Traceback" in out and "ConnectionResetError" in out
