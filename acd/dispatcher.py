@@ -314,8 +314,8 @@ class Dispatcher:
         if self._tasks is None:
             await self._safe_connect(assignment)
         else:
-            gate.hold()  # until the Redirect is answered (released when the task ends, however it ends)
             task = self._tasks.create_task(self._safe_connect(assignment))
+            gate.hold()  # until the Redirect is answered (released when the task ends, however it ends)
             task.add_done_callback(lambda _: gate.release())
 
     async def _safe_connect(self, assignment: Assignment) -> None:
