@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from acd.errors import AcdError
-from acd.model import AcdConfig, Assignment, Decision, WaitingCall
+from acd.model import AcdConfig, Assignment, Decision
 from acd.policy import RoutingView, plan
 from acd.store import AcdStore, Snapshot
 from switchboard.call_path import gate
@@ -121,6 +121,11 @@ class Dispatcher:
             self._holding = True  # released by the work loop once it has decided
             gate.hold()
 
+    def _drop_hold(self) -> None:
+        if self._holding:
+            self._holding = False
+            gate.release()
+
     def notify_deadlines(self) -> None:
         """A deadline may have moved earlier: re-arm the timer."""
         self._timer_poke.set()
@@ -138,9 +143,7 @@ class Dispatcher:
                     tg.create_task(self._supervise("listener", self._listen_loop))
         finally:
             self._tasks = None
-            if self._holding:
-                self._holding = False
-                gate.release()
+            self._drop_hold()
 
     async def _supervise(self, name: str, loop: callable) -> None:  # type: ignore[valid-type]
         delay = 0.1
@@ -163,9 +166,8 @@ class Dispatcher:
             try:
                 await self.run_pending()
             finally:
-                if self._holding and not self._wake.is_set():
-                    self._holding = False
-                    gate.release()
+                if not self._wake.is_set():  # more work already pending keeps the gate held
+                    self._drop_hold()
 
     async def run_pending(self) -> list[Assignment]:
         """Process every pending work item now (the work loop calls this; tests may too).
@@ -393,7 +395,3 @@ class Dispatcher:
                 self._timer_poke.set()
                 if self._calls or self._agents:
                     self._wake_up()
-
-
-def waiting_only(calls: Iterable[WaitingCall]) -> list[WaitingCall]:
-    return [c for c in calls if c.status.value == "waiting"]

@@ -40,6 +40,7 @@ From = Annotated[date | None, Query(alias="from", description="First day (defaul
 To = Annotated[date | None, Query(alias="to", description="Last day, inclusive (default: today)")]
 QueueName = Annotated[str | None, Query(max_length=64, description="Only this configured queue")]
 Zone = Annotated[str | None, Query(max_length=64, description="Time zone of the days (IANA name)")]
+FoundReport = tuple[Report, ReportParams, dict[str, str]]
 
 # (field, heading, unit) of the table's columns after the group's own; the field is also the sort key.
 COLUMNS: tuple[tuple[str, str, Unit], ...] = (
@@ -178,13 +179,14 @@ def make_report_routers(reports: Reports, shell: WebShell) -> list[APIRouter]:
 
     async def api_report(
         request: Request,
-        first: date | None,
-        last: date | None,
-        group: GroupBy,
-        queue: str | None,
-        tz: str | None,
-        sort: SortKey,
+        first: From = None,
+        last: To = None,
+        group: GroupBy = GroupBy.DAY,
+        queue: QueueName = None,
+        tz: Zone = None,
+        sort: SortKey = SortKey("key"),  # noqa: B008 (an enum member, not a call per request)
     ) -> tuple[Report, ReportParams, dict[str, str]]:
+        """The query parameters of both API routes, checked, and the report they ask for."""
         try:
             targets, names = await reports.targets()
             params = validate(
@@ -199,34 +201,20 @@ def make_report_routers(reports: Reports, shell: WebShell) -> list[APIRouter]:
         ordered = sort_rows(report.rows, params.sort, descending=params.descending)
         return replace(report, rows=ordered), params, (names if params.group is GroupBy.AGENT else {})
 
+    # The role is checked first (dependencies resolve in order), then the report is built once. A default,
+    # not an Annotated alias: annotations are strings here, and a local alias would not resolve.
+    found_report = Depends(api_report)
+
     @api.get("/reports", summary="Report rows per day, queue or agent (JSON)")
-    async def reports_json(
-        request: Request,
-        user: Supervisor,
-        first: From = None,
-        last: To = None,
-        group: GroupBy = GroupBy.DAY,
-        queue: QueueName = None,
-        tz: Zone = None,
-        sort: SortKey = SortKey("key"),  # noqa: B008 (an enum member, not a call per request)
-    ) -> JSONResponse:
+    async def reports_json(user: Supervisor, found: FoundReport = found_report) -> JSONResponse:
         """Offered, answered, abandoned, service level, ASA, AHT, deflection and CSAT; ratios 0-1."""
-        report, params, names = await api_report(request, first, last, group, queue, tz, sort)
+        report, params, names = found
         return JSONResponse(report_json(report, params, names))
 
     @api.get("/reports.csv", summary="The same report as CSV", response_class=Response)
-    async def reports_csv(
-        request: Request,
-        user: Supervisor,
-        first: From = None,
-        last: To = None,
-        group: GroupBy = GroupBy.DAY,
-        queue: QueueName = None,
-        tz: Zone = None,
-        sort: SortKey = SortKey("key"),  # noqa: B008
-    ) -> Response:
+    async def reports_csv(user: Supervisor, found: FoundReport = found_report) -> Response:
         """One line per group and a total line; percentages 0-100, times in seconds."""
-        report, params, names = await api_report(request, first, last, group, queue, tz, sort)
+        report, params, names = found
         name = f"report-{params.group.value}-{params.first.isoformat()}-{params.last.isoformat()}.csv"
         return Response(
             report_csv(report, names),
