@@ -61,7 +61,7 @@ class QueuedRecorder:
 
     def __init__(
         self, inner: IvrWriter, *, maxsize: int = 10_000, attempts: int = 3, retry_delay: float = 0.5,
-        batch: int = 100, flush_timeout: float = 5.0, outage_patience: float = 60.0,
+        batch: int = 100, flush_timeout: float = 5.0, outage_patience: float = 60.0, linger: float = 0.05,
     ) -> None:  # fmt: skip
         self.inner = inner
         self._queue: asyncio.Queue[IvrRecord] = asyncio.Queue(maxsize)
@@ -70,6 +70,7 @@ class QueuedRecorder:
         self.batch = batch
         self.flush_timeout = flush_timeout
         self.outage_patience = outage_patience
+        self.linger = linger
         # not yet written: the caller of each started script run, and resolutions by (script, caller)
         self._callers: dict[tuple[str, str], str | None] = {}
         self._resolved: dict[tuple[str, str], datetime] = {}
@@ -122,6 +123,10 @@ class QueuedRecorder:
         try:
             while True:
                 taken = await self._queue.get()
+                if self._queue.qsize() < self.batch - 1:
+                    # Let a batch gather: a transaction costs several hops to the database driver's thread
+                    # and back, whatever its size, and nobody waits for these records.
+                    await asyncio.sleep(self.linger)
                 await gate.quiet()  # the ACD's reactions first (switchboard/call_path.py)
                 first, taken = taken, None
                 await self._drain_batch([first])

@@ -223,6 +223,16 @@ class SqlIvrStore:
             value = await conn.scalar(_LAST_RESOLVED, {"b_script": script[:64], "b_caller": caller[:32]})
         return _aware(value)
 
+    async def resolved_since(self, since: datetime) -> list[tuple[str, str, datetime]]:
+        """(script, caller, resolved at) of the runs resolved at or after ``since`` (loads the Redis index
+        of recent resolutions, ``ivr.recent_resolutions``)."""
+        query = select(_RUNS.c.script, _RUNS.c.caller_number, _RUNS.c.resolved_at).where(
+            _RUNS.c.resolved_at >= since, _RUNS.c.caller_number.is_not(None)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(script, caller, at) for script, caller, resolved in rows if (at := _aware(resolved))]
+
     async def deflection(self, script: str) -> Deflection:
         async with self.sessions() as session:
             started, resolved = (await session.execute(

@@ -37,6 +37,7 @@ from ami.errors import AmiAuthError, AmiConnectionError
 from ivr.fastagi.server import FastAgiServer, Router
 from ivr.flows.registry import FlowRegistry
 from ivr.handler import make_ivr_handler
+from ivr.recent_resolutions import RecentResolutions
 from ivr.runtime.channel import RenderedPrompts
 from ivr.runtime.runner import FlowRunner, RunnerConfig
 from ivr.runtime.selfservice import SelfService
@@ -189,6 +190,10 @@ async def controller(settings: Settings, clock: Clock) -> AsyncIterator[Controll
             log.warning("flow problem %s", problem)
         ivr_store = SqlIvrStore(sessions)
         recorder = QueuedRecorder(ivr_store)
+        repeat_window = timedelta(hours=settings.ivr.repeat_window_hours)
+        recent = RecentResolutions(
+            redis, settings.acd.key_prefix, ivr_store, window=repeat_window, clock=clock
+        )
         speech = _speech_service(settings)
         if speech is not None:
             stack.push_async_callback(speech.close)
@@ -198,9 +203,7 @@ async def controller(settings: Settings, clock: Clock) -> AsyncIterator[Controll
             prompts=RenderedPrompts(str(settings.ivr.sounds_dir.resolve())),
             config=RunnerConfig.from_settings(settings.ivr, settings.speech),
             speech=speech,
-            selfservice=SelfService(
-                recorder, repeat_window=timedelta(hours=settings.ivr.repeat_window_hours)
-            ),
+            selfservice=SelfService(recorder, repeat_window=repeat_window, recent=recent),
             recorder=recorder,
             callbacks=IvrCallbacks(acd),
         )
@@ -236,6 +239,7 @@ async def controller(settings: Settings, clock: Clock) -> AsyncIterator[Controll
             "acd-redis-watch": acd.watch_redis,
             "acd-records": acd.run_records,
             "ivr-recorder": recorder.run,
+            "ivr-recent-resolutions": recent.run,
             "flows-watch": lambda: flows.watch(clock, settings.ivr.flows_poll_seconds),
             **ctl.alerts.jobs(),
             **_feature_jobs(ctl),

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ivr.fastagi.environment import AgiEnvironment, EnvironmentParser
 from ivr.fastagi.errors import AgiError, AgiHangup, AgiProtocolError, AgiTimeout
@@ -135,8 +135,8 @@ class AgiConnection(asyncio.Protocol):
 
     # -- asyncio.Protocol ------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # a stream transport by construction (create_server); uvloop's transports do not subclass asyncio's
+        self._transport = cast(asyncio.Transport, transport)
         self._peer = transport.get_extra_info("peername")
 
     def data_received(self, data: bytes) -> None:

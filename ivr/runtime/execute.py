@@ -269,7 +269,7 @@ class NodeExecutor:
                 answer = await self.io.choose(channel, state, f"{node_id}#{i}", "script-check", choices, q)
             if answer is not None and answer.key == "yes":
                 state.resolved_by = script
-                await self.selfservice.resolved(script, state.call_id, self.clock.now())
+                await self.selfservice.resolved(script, state.call_id, state.caller_e164, self.clock.now())
                 log.info("self-service resolved call_id=%s script=%s step=%d", state.call_id, script, i)
                 return Goto(node.resolved)
         return Goto(node.unresolved)

@@ -65,13 +65,28 @@ class MemorySelfServiceStore:
         return Deflection(script, len(runs), sum(1 for r in runs if r[2] is not None))
 
 
-class SelfService:
-    """The policy around a store: failures of the store never reach the caller (logged, then ignored)."""
+class RecentIndex(Protocol):
+    """A fast index of recent resolutions in front of the store (``ivr.recent_resolutions``)."""
 
-    def __init__(self, store: SelfServiceStore, *, repeat_window: timedelta, timeout: float = 1.0) -> None:
+    async def last(self, script: str, caller: str) -> datetime | str | None:
+        """A time, a "not found" marker (any string), or None when the index cannot say."""
+        ...
+
+    async def remember(self, script: str, caller: str, at: datetime) -> None: ...
+
+
+class SelfService:
+    """The policy around a store: failures of the store never reach the caller (logged, then ignored).
+    With a ``recent`` index the repeat check reads it and asks the store only when the index cannot say."""
+
+    def __init__(
+        self, store: SelfServiceStore, *, repeat_window: timedelta, timeout: float = 1.0,
+        recent: RecentIndex | None = None,
+    ) -> None:  # fmt: skip
         self.store = store
         self.repeat_window = repeat_window
         self.timeout = timeout
+        self.recent = recent
 
     async def is_repeat(self, script: str, caller: str | None, now: datetime, call_id: str) -> bool:
         """True when this caller had this script resolved within the window (the fix did not hold)."""
@@ -79,22 +94,43 @@ class SelfService:
             return False
         try:
             async with asyncio.timeout(self.timeout):  # no extra task per call, unlike wait_for
-                last = await self.store.last_resolved(script, caller)
+                last = await self._last_resolved(script, caller)
         except Exception as exc:
-            log.warning("self-service lookup failed call_id=%s script=%s error=%s", call_id, script, exc)
+            log.warning(
+                "self-service lookup failed call_id=%s script=%s error=%s", call_id, script, _reason(exc)
+            )
             return False
         return last is not None and now - last <= self.repeat_window
+
+    async def _last_resolved(self, script: str, caller: str) -> datetime | None:
+        if self.recent is not None:
+            found = await self.recent.last(script, caller)
+            if isinstance(found, datetime):
+                return found
+            if found is not None:
+                return None  # the index knows there is none
+        return await self.store.last_resolved(script, caller)
 
     async def started(self, script: str, call_id: str, caller: str | None, now: datetime) -> None:
         try:
             async with asyncio.timeout(self.timeout):  # no extra task per call, unlike wait_for
                 await self.store.script_started(script, call_id, caller, now)
         except Exception as exc:
-            log.warning("self-service count failed call_id=%s script=%s error=%s", call_id, script, exc)
+            log.warning(
+                "self-service count failed call_id=%s script=%s error=%s", call_id, script, _reason(exc)
+            )
 
-    async def resolved(self, script: str, call_id: str, now: datetime) -> None:
+    async def resolved(self, script: str, call_id: str, caller: str | None, now: datetime) -> None:
         try:
             async with asyncio.timeout(self.timeout):  # no extra task per call, unlike wait_for
                 await self.store.script_resolved(script, call_id, now)
+                if self.recent is not None and caller is not None:
+                    await self.recent.remember(script, caller, now)
         except Exception as exc:
-            log.warning("self-service count failed call_id=%s script=%s error=%s", call_id, script, exc)
+            log.warning(
+                "self-service count failed call_id=%s script=%s error=%s", call_id, script, _reason(exc)
+            )
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__  # a timeout says nothing by itself
