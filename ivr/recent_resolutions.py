@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from switchboard.clock import Clock
+from switchboard.errors import describe
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ class RecentResolutions:
     def _failed(self, what: str, script: str, exc: Exception) -> None:
         if self.clock.monotonic() >= self._down_until:
             log.warning("recent resolutions: cannot %s script=%s error=%s; asking sql for %gs", what, script,
-                        str(exc) or type(exc).__name__, self.retry_after)  # fmt: skip
+                        describe(exc), self.retry_after)  # fmt: skip
         self._down_until = self.clock.monotonic() + self.retry_after
 
     async def loaded(self) -> bool:
@@ -148,7 +149,7 @@ class RecentResolutions:
                     log.info("recent resolutions loaded from sql resolutions=%d", count)
             except RedisError as exc:
                 self._stale = self._stale or stale
-                log.warning("recent resolutions: redis unavailable error=%s; retrying", exc)
+                log.warning("recent resolutions: redis unavailable error=%s; retrying", describe(exc))
             except Exception:
                 self._stale = self._stale or stale
                 log.exception("recent resolutions: loading from sql failed; retrying")

