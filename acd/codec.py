@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from acd.errors import AcdValidationError
 from acd.model import (
     Absence,
@@ -76,7 +78,7 @@ def call_to_json(call: WaitingCall) -> str:
 
 
 def call_from_json(raw: str | bytes) -> WaitingCall:
-    d = json.loads(raw)
+    d = orjson.loads(raw)
     return WaitingCall(
         call_id=d["id"],
         queue=d["q"],
@@ -128,7 +130,7 @@ def status_to_json(s: AgentStatus) -> str:
 def status_from_json(agent_id: str, raw: str | bytes | None) -> AgentStatus:
     if raw is None:
         return AgentStatus(agent_id)
-    d = json.loads(raw)
+    d = orjson.loads(raw)
     return AgentStatus(
         agent_id=agent_id,
         state=AgentState(d.get("s", "offline")),

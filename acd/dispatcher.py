@@ -216,16 +216,28 @@ class Dispatcher:
         return await self.fill_agents([agent_id])
 
     async def fill_agents(self, agent_ids: Sequence[str]) -> list[Assignment]:
-        """Find calls for agents who became ready; reads deeper only while some found nothing that fits."""
+        """Find calls for agents who became ready; reads deeper only while some found nothing that fits.
+
+        The first read already holds at least ``page / 2`` calls of each agent's own queues (when that
+        many wait), so an agent whose queues the others' crowd out of the merged head rarely costs a second.
+        """
         config = await self.hooks.config()
         pending = list(agent_ids)
-        queues = sorted({q for a in pending for q in config.queues_for_agent(a)})
+        cover = {a: config.queues_for_agent(a) for a in pending}
+        queues = sorted({q for qs in cover.values() for q in qs})
         if not queues:
             return []
         k = max(self.page, 4 * len(pending))
         done: list[Assignment] = []
         while True:
-            snap = await self.store.snapshot(queues, k=k, agent_ids=pending)
+            snap = await self.store.snapshot(
+                queues,
+                k=k,
+                agent_ids=pending,
+                cover=cover,
+                per_agent=max(1, self.page // 2),
+                k_max=min(4 * k, MAX_PAGE),
+            )
             self.decisions += 1
             pending = [a for a in pending if a in snap.ready]
             if not pending:
@@ -235,12 +247,14 @@ class Dispatcher:
             done += await self._execute(decisions, view)
             chosen = {d.agent_id for d in decisions}  # assigned, or lost a race (the conflict requeued work)
             pending = [a for a in pending if a not in chosen]
-            if not pending or snap.waiting_total <= k or k >= MAX_PAGE:
+            read = max(k, len(snap.head_raw))
+            if not pending or snap.waiting_total <= read or read >= MAX_PAGE:
                 return done
             # Read deeper only in the queues of the agents still without a call: the others' queues
             # would fill the deeper page with calls none of them can take.
-            queues = sorted({q for a in pending for q in config.queues_for_agent(a)})
-            k *= 4
+            cover = {a: cover[a] for a in pending}
+            queues = sorted({q for qs in cover.values() for q in qs})
+            k = min(4 * read, MAX_PAGE)
 
     async def _execute(self, decisions: Iterable[Decision], view: RoutingView) -> list[Assignment]:
         chosen = [d for d in decisions if d.agent_id is not None]

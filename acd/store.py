@@ -21,9 +21,10 @@ from enum import StrEnum
 from importlib import resources
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
 from acd.codec import (
     call_from_json,
@@ -315,22 +316,7 @@ class AcdStore:
         explanation: RoutingExplanation,
     ) -> ScriptResult:
         """Atomically ring ``agent_id`` for ``call``: both must still be free; records the event."""
-        k = self.keys
-        res = await self._run(
-            "assign",
-            [k.calls, k.queue(call.queue), k.deadlines, k.astate, k.ready, k.wrap, k.events, k.rr],
-            [
-                call.call_id,
-                agent_id,
-                to_ms(now),
-                to_ms(guard),
-                self.stream_maxlen,
-                self.origin,
-                call.queue,
-                json.dumps(explanation.to_dict(), separators=(",", ":")),
-            ],
-        )
-        return self._result(res)
+        return (await self.assign_many([(call, agent_id, explanation)], now, [guard]))[0]
 
     async def assign_many(
         self,
@@ -338,45 +324,17 @@ class AcdStore:
         now: datetime,
         guards: Sequence[datetime],
     ) -> list[ScriptResult]:
-        """Several independent atomic assignments in one round trip (each checks and moves on its own)."""
+        """Several independent atomic assignments in one script call (each checks and moves on its own)."""
         if not items:
             return []
         k = self.keys
-        script = self._scripts["assign"]
-        calls = [
-            (
-                [k.calls, k.queue(c.queue), k.deadlines, k.astate, k.ready, k.wrap, k.events, k.rr],
-                [
-                    c.call_id,
-                    agent_id,
-                    to_ms(now),
-                    to_ms(guard),
-                    self.stream_maxlen,
-                    self.origin,
-                    c.queue,
-                    json.dumps(why.to_dict(), separators=(",", ":")),
-                ],
-            )
-            for (c, agent_id, why), guard in zip(items, guards, strict=True)
-        ]
-        for attempt in range(2):
-            async with self._io("assign_many"):
-                pipe = self.redis.pipeline(transaction=False)
-                for keys, args in calls:
-                    pipe.evalsha(script.sha, len(keys), *keys, *args)
-                results = await pipe.execute(raise_on_error=False)
-            if attempt == 0 and any(isinstance(r, NoScriptError) for r in results):
-                # Redis lost its script cache (restart, SCRIPT FLUSH): load and retry; nothing was changed.
-                async with self._io("script_load"):
-                    await self.redis.script_load(script.script)
-                continue
-            break
-        out = []
-        for r in results:
-            if isinstance(r, Exception):
-                raise StoreError(f"redis assign failed: {r}")
-            out.append(self._result(r))
-        return out
+        keys = [k.calls, k.deadlines, k.astate, k.ready, k.wrap, k.events, k.rr]
+        args: list[Any] = [to_ms(now), self.stream_maxlen, self.origin]
+        for (c, agent_id, why), guard in zip(items, guards, strict=True):
+            keys.append(k.queue(c.queue))
+            args += [c.call_id, agent_id, to_ms(guard), c.queue, orjson.dumps(why.to_dict())]
+        results = await self._run("assign", keys, args)
+        return [self._result(r) for r in results]
 
     def _result(self, res: Any) -> ScriptResult:
         status = _s(res[0])
@@ -606,10 +564,25 @@ class AcdStore:
         k: int = 16,
         call_ids: Sequence[str] = (),
         agent_ids: Sequence[str] = (),
+        cover: Mapping[str, Iterable[str]] | None = None,
+        per_agent: int = 0,
+        k_max: int = 0,
     ) -> Snapshot:
-        """Ready agents, the merged head of ``queues``, given calls and agents' states: one round trip."""
+        """Ready agents, the merged head of ``queues``, given calls and agents' states: one round trip.
+
+        With ``cover`` (agent id -> the queues it serves) and ``per_agent``, the head grows past ``k`` (up to
+        ``k_max``) until each of those agents has ``per_agent`` calls of its own queues in it.
+        """
         keys = self.keys
         args: list[Any] = [k, len(call_ids), *call_ids, len(agent_ids), *agent_ids]
+        if cover and per_agent > 0:
+            index = {a: i for i, a in enumerate(agent_ids, start=1)}
+            serves: dict[str, list[str]] = {q: [] for q in queues}
+            for agent_id, agent_queues in cover.items():
+                for q in agent_queues:
+                    if q in serves and agent_id in index:
+                        serves[q].append(str(index[agent_id]))
+            args += [per_agent, max(k, k_max), *(",".join(serves[q]) for q in queues)]
         qkeys = [keys.queue(q) for q in queues]
         res = await self._run(
             "snapshot", [keys.ready, keys.astate, keys.calls, keys.cfgver, keys.rr, *qkeys], args

@@ -1,7 +1,10 @@
 -- Read-only: everything one routing decision needs, in one round trip.
 -- KEYS: ready, astate, calls, cfgver, rr, q1..qn
--- ARGV: k, n_calls, call ids..., n_agents, agent ids...
--- The heads of the queues are merged in routing order (score, then id) and cut to k entries.
+-- ARGV: k, n_calls, call ids..., n_agents, agent ids..., per_agent, k_max, then one entry per queue:
+--       the agents (1-based indexes into the agent ids) that serve it, comma-separated
+-- The heads of the queues are merged in routing order (score, then id) and cut to k entries; when per_agent
+-- is above 0 the merge goes on (up to k_max) until each given agent has per_agent calls of its own queues
+-- in the head, so one agent's queues crowded out by the others' do not cost a second read.
 -- Returns: {cfgver, ready (id, score, ...), head blobs (ordered), total waiting in these queues,
 --           explicit call blobs, agent ids, agent state blobs, rr (queue, agent, ...)}
 local k = tonumber(ARGV[1])
@@ -50,8 +53,22 @@ for i = 1, nq do
   bufs[i], pos[i], offs[i] = {}, 1, 0
   advance(i)
 end
+local base = 3 + tonumber(ARGV[2])
+local n_agents = tonumber(ARGV[base])
+local per_agent = tonumber(ARGV[base + n_agents + 1] or '0')
+local k_max = tonumber(ARGV[base + n_agents + 2] or '0')
+local serves, seen, short = {}, {}, 0
+if per_agent > 0 then
+  for i = 1, n_agents do seen[i] = 0 end
+  short = n_agents
+  for i = 1, nq do
+    local list = {}
+    for idx in string.gmatch(ARGV[base + n_agents + 2 + i] or '', '%d+') do list[#list + 1] = tonumber(idx) end
+    serves[i] = list
+  end
+end
 local ids = {}
-while #ids < k do
+while #ids < k or (short > 0 and #ids < k_max) do
   local best, bs, bid = nil, 0, ''
   for i = 1, nq do
     local id = hid[i]
@@ -64,6 +81,12 @@ while #ids < k do
   end
   if best == nil then break end
   ids[#ids + 1] = bid
+  if short > 0 then
+    for _, idx in ipairs(serves[best]) do
+      seen[idx] = seen[idx] + 1
+      if seen[idx] == per_agent then short = short - 1 end
+    end
+  end
   pos[best] = pos[best] + 2
   advance(best)
 end
@@ -78,8 +101,6 @@ if n_calls > 0 then
   explicit = redis.call('HMGET', KEYS[3], unpack(cids))
   prefs(explicit)
 end
-local base = 3 + n_calls
-local n_agents = tonumber(ARGV[base])
 for i = 1, n_agents do want_agent(ARGV[base + i]) end
 local states = {}
 if #order > 0 then states = redis.call('HMGET', KEYS[2], unpack(order)) end

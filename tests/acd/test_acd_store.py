@@ -119,6 +119,55 @@ async def test_snapshot_reads_ready_agents_queue_heads_and_preferred_agent_state
     assert snap.statuses["boss"].state is AgentState.ON_CALL
 
 
+async def test_batch_of_assignments_is_one_round_trip_and_each_pair_sees_the_ones_before(store):
+    for a in ("a1", "a2"):
+        await ready_agent(store, a)
+    for cid in ("c1", "c2", "c3"):
+        await store.enqueue(wc(cid), None)
+    before = store.round_trips.count
+    results = await store.assign_many(
+        [(wc("c1"), "a1", WHY), (wc("c2"), "a1", WHY), (wc("c1"), "a2", WHY), (wc("c3"), "a2", WHY)],
+        T0,
+        [T0] * 4,
+    )
+    assert store.round_trips.count - before == 1
+    assert [(r.ok, r.reason) for r in results] == [
+        (True, "ok"),
+        (False, "agent_ringing"),  # a1 was taken by the first pair
+        (False, "call_ringing"),  # c1 too
+        (True, "ok"),
+    ]
+    assert (await store.agent_status("a2")).call_id == "c3"
+    assert await store.waiting_count("billing") == 1
+
+
+async def test_snapshot_head_grows_until_each_agent_sees_calls_of_its_own_queues(store):
+    """Twenty earlier billing calls would crowd the one sales call out of a head of 16."""
+    for i in range(20):
+        await store.enqueue(wc(f"b{i}", t=i), None)
+    sales = WaitingCall(
+        call_id="s1",
+        queue="sales",
+        skill="sales",
+        channel="PJSIP/c-s1",
+        uniqueid="u-s1",
+        enqueued_at=T0 + timedelta(seconds=60),
+    )
+    await store.enqueue(sales, None)
+    plain = await store.snapshot(["billing", "sales"], k=16, agent_ids=["bill", "sell"])
+    assert "s1" not in [c.call_id for c in plain.head()]
+    cover = {"bill": ["billing"], "sell": ["sales"]}
+    snap = await store.snapshot(
+        ["billing", "sales"], k=16, agent_ids=["bill", "sell"], cover=cover, per_agent=1, k_max=64
+    )
+    ids = [c.call_id for c in snap.head()]
+    assert ids[-1] == "s1" and len(ids) == 21  # routing order kept; read just far enough
+    capped = await store.snapshot(
+        ["billing", "sales"], k=16, agent_ids=["bill", "sell"], cover=cover, per_agent=1, k_max=18
+    )
+    assert len(capped.head_raw) == 18 and snap.waiting_total == 21
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n_agents=st.integers(1, 6), n_calls=st.integers(1, 12), seed=st.randoms(use_true_random=False))
 async def test_concurrent_controllers_never_double_assign_or_lose_a_call(redis_url, n_agents, n_calls, seed):
