@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -77,7 +78,19 @@ def call_to_json(call: WaitingCall) -> str:
     )
 
 
+# A routing decision re-reads the same head of each queue again and again (a call's record changes only when
+# the call does): decoded records are immutable, so the decoder keeps the last few thousand by content.
+DECODED_CALLS_KEPT = 4096
+DECODED_STATES_KEPT = 2048
+
+
 def call_from_json(raw: str | bytes) -> WaitingCall:
+    """A call from the store's JSON (memoised by content: the result is immutable)."""
+    return _decode_call(raw)
+
+
+@lru_cache(maxsize=DECODED_CALLS_KEPT)
+def _decode_call(raw: str | bytes) -> WaitingCall:
     d = orjson.loads(raw)
     return WaitingCall(
         call_id=d["id"],
@@ -128,8 +141,14 @@ def status_to_json(s: AgentStatus) -> str:
 
 
 def status_from_json(agent_id: str, raw: str | bytes | None) -> AgentStatus:
+    """An agent's state from the store's JSON (memoised by content: the result is immutable)."""
     if raw is None:
         return AgentStatus(agent_id)
+    return _decode_status(agent_id, raw)
+
+
+@lru_cache(maxsize=DECODED_STATES_KEPT)
+def _decode_status(agent_id: str, raw: str | bytes) -> AgentStatus:
     d = orjson.loads(raw)
     return AgentStatus(
         agent_id=agent_id,

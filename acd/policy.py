@@ -241,13 +241,19 @@ def plan(
     ``calls`` may be a lazy iterator already in routing order (``presorted``): examination stops as soon
     as no agent is left, so only the calls looked at are decoded. Returns one decision per call examined.
     """
-    free = list(available)
+    agents = view.config.agents
+    free = [a for a in available if a in agents]
     ordered = calls if presorted else sorted(calls, key=WaitingCall.order_key)
     decisions: list[Decision] = []
     v = view
     for call in ordered:
         if not free:
             break
+        if not any(agents[a].proficiency(call.skill) for a in free):
+            # Nobody left could take it whatever the step (every rule needs the skill): skip the full decide.
+            why = RoutingExplanation("", f"no ready agent with skill {call.skill}")
+            decisions.append(Decision(call, None, why))
+            continue
         decision = decide(call, v, free)
         decisions.append(decision)
         if decision.agent_id is not None:
