@@ -180,6 +180,21 @@ def test_longest_waiting_first_at_equal_priority_and_each_agent_used_once():
     assert [(d.call.call_id, d.agent_id) for d in decisions] == [("old", "eu5"), ("mid", "eu3")]
 
 
+def test_a_call_nobody_free_has_the_skill_for_does_not_hold_up_the_next():
+    config = cfg(queues=[*CONFIG["queues"], {"name": "support", "skill": "support"}])
+    support = WaitingCall(
+        call_id="sup-call",
+        queue="support",
+        skill="support",
+        channel="PJSIP/y",
+        uniqueid="u-sup",
+        enqueued_at=T0 - timedelta(seconds=500),
+    )
+    decisions = plan([support, call("bill", waited=5)], view([ready("eu5")], config), ["eu5"])
+    assert [(d.call.call_id, d.agent_id) for d in decisions] == [("sup-call", None), ("bill", "eu5")]
+    assert "no ready agent with skill support" in decisions[0].explanation.rule
+
+
 def test_vip_personal_agent_is_preferred_over_a_longer_idle_agent():
     c = call(queue="flat", pref="eu3", kind=PreferenceKind.VIP)
     d = decide(c, view([ready("eu5", idle=999), ready("eu3", idle=1)]), ["eu5", "eu3"])
