@@ -81,6 +81,7 @@ def call(
     cid: str = "c1",
     *,
     queue: str = "billing",
+    skill: str = "billing",
     waited: float = 0,
     priority: int = 0,
     region: str | None = "eu",
@@ -91,7 +92,7 @@ def call(
     return WaitingCall(
         call_id=cid,
         queue=queue,
-        skill="billing",
+        skill=skill,
         channel="PJSIP/x",
         uniqueid=f"u-{cid}",
         enqueued_at=T0 - timedelta(seconds=waited),
@@ -182,14 +183,7 @@ def test_longest_waiting_first_at_equal_priority_and_each_agent_used_once():
 
 def test_a_call_nobody_free_has_the_skill_for_does_not_hold_up_the_next():
     config = cfg(queues=[*CONFIG["queues"], {"name": "support", "skill": "support"}])
-    support = WaitingCall(
-        call_id="sup-call",
-        queue="support",
-        skill="support",
-        channel="PJSIP/y",
-        uniqueid="u-sup",
-        enqueued_at=T0 - timedelta(seconds=500),
-    )
+    support = call("sup-call", queue="support", skill="support", waited=500)
     decisions = plan([support, call("bill", waited=5)], view([ready("eu5")], config), ["eu5"])
     assert [(d.call.call_id, d.agent_id) for d in decisions] == [("sup-call", None), ("bill", "eu5")]
     assert "no ready agent with skill support" in decisions[0].explanation.rule

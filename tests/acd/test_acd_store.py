@@ -17,11 +17,13 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 WHY = RoutingExplanation("initial", "test")
 
 
-def wc(cid: str, *, queue: str = "billing", t: float = 0, priority: int = 0) -> WaitingCall:
+def wc(
+    cid: str, *, queue: str = "billing", skill: str = "billing", t: float = 0, priority: int = 0
+) -> WaitingCall:
     return WaitingCall(
         call_id=cid,
         queue=queue,
-        skill="billing",
+        skill=skill,
         channel=f"PJSIP/c-{cid}",
         uniqueid=f"u-{cid}",
         enqueued_at=T0 + timedelta(seconds=t),
@@ -145,15 +147,7 @@ async def test_snapshot_head_grows_until_each_agent_sees_calls_of_its_own_queues
     """Twenty earlier billing calls would crowd the one sales call out of a head of 16."""
     for i in range(20):
         await store.enqueue(wc(f"b{i}", t=i), None)
-    sales = WaitingCall(
-        call_id="s1",
-        queue="sales",
-        skill="sales",
-        channel="PJSIP/c-s1",
-        uniqueid="u-s1",
-        enqueued_at=T0 + timedelta(seconds=60),
-    )
-    await store.enqueue(sales, None)
+    await store.enqueue(wc("s1", queue="sales", skill="sales", t=60), None)
     plain = await store.snapshot(["billing", "sales"], k=16, agent_ids=["bill", "sell"])
     assert "s1" not in [c.call_id for c in plain.head()]
     cover = {"bill": ["billing"], "sell": ["sales"]}
